@@ -1,0 +1,17 @@
+"""The ``geoalert`` command line."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(
+    name="geoalert",
+    help="Geospatial engine for public warning: alert zones to cells, contacts and population.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+
+
+@app.callback()
+def main() -> None:
+    """Geospatial engine for public warning."""

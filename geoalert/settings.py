@@ -1,0 +1,42 @@
+"""Settings in one place, read from ``GEOALERT_*`` environment variables."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Engine settings.
+
+    Every field can be overridden by an environment variable named ``GEOALERT_<FIELD>``
+    (for example ``GEOALERT_METRIC_CRS=EPSG:3035``).
+    """
+
+    model_config = SettingsConfigDict(env_prefix="GEOALERT_", frozen=True)
+
+    metric_crs: str = Field(
+        "EPSG:3812",
+        description="Projected CRS in metres for areas, distances, buffers and overlaps "
+        "(Belgian Lambert 2008 by default).",
+    )
+    max_zone_vertices: int = Field(
+        20_000, gt=3, description="Largest number of vertices accepted in one zone."
+    )
+    max_radius_m: float = Field(
+        300_000.0, gt=0, description="Largest circle radius or corridor width in metres."
+    )
+    k_anonymity: int = Field(
+        15, ge=1, description="Counts below this are never shown per cell or per operator."
+    )
+    segment_cost_eur: float = Field(
+        0.055, ge=0, description="Cost of one SMS segment or one voice minute in EUR."
+    )
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return Settings()
