@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -33,6 +34,30 @@ class Settings(BaseSettings):
     )
     segment_cost_eur: float = Field(
         0.055, ge=0, description="Cost of one SMS segment or one voice minute in EUR."
+    )
+
+    # Service (``geoalert serve``): what the API opens, how much it accepts, who may ask.
+    data_dir: Path | None = Field(
+        None, description="World directory the service opens (``geoalert serve --data``)."
+    )
+    db_url: str | None = Field(
+        None,
+        description="PostGIS store URL (``--db``); the embedded store in ``data_dir`` when unset.",
+    )
+    api_max_body_bytes: int = Field(
+        2_000_000, ge=1_024, description="Largest request body accepted, in bytes."
+    )
+    api_rate_per_s: float = Field(
+        20.0, gt=0, description="Sustained requests per second allowed to one API key."
+    )
+    api_rate_burst: int = Field(
+        40, ge=1, description="Requests one API key may send at once above the sustained rate."
+    )
+    jurisdiction_tolerance_m: float = Field(
+        25.0,
+        ge=0,
+        description="How far in metres a zone may cross its jurisdiction's border "
+        "(shared borders drawn slightly apart).",
     )
 
 
