@@ -1,0 +1,1 @@
+"""Synthesis of the demo world: areas, addresses, people and their positions, contacts."""
