@@ -1,0 +1,268 @@
+"""Cell broadcast encoders against TS 23.038/23.041 examples, a reference decoder's PDUs, and
+round trips."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from geoalert.messages.alphabet import (
+    ESCAPE,
+    GSM7_BASIC,
+    GSM7_EXTENSION,
+    pack_septets,
+    septets_to_text,
+    text_to_septets,
+    unpack_septets,
+)
+from geoalert.messages.cbs import (
+    DCS_GSM7_LANGUAGE_IN_BODY,
+    DCS_UCS2,
+    DCS_UCS2_LANGUAGE_IN_BODY,
+    CbsError,
+    decode_cb_data,
+    decode_gsm_pages,
+    encode_cbs,
+    next_update,
+    parse_gsm_page,
+    serial_number,
+    split_serial_number,
+)
+from geoalert.messages.levels import AlertLevel, classify, first_thursday
+
+GSM7_CHARS = [c for i, c in enumerate(GSM7_BASIC) if i != ESCAPE and c != "\r"]
+GSM7_TEXT = st.text(alphabet=GSM7_CHARS + list(GSM7_EXTENSION.values()), min_size=1, max_size=1200)
+# Any Unicode scalar except surrogates and the carriage return (the page padding).
+UNICODE_TEXT = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\r"),
+    min_size=1,
+    max_size=500,
+)
+
+# 88-octet GSM pages and UMTS CB data from the test suite of AOSP's CellBroadcastService
+# (GsmSmsCbMessageTest), an independent decoder of TS 23.041 messages.
+CR_PAD = "D168341A8D46A3"
+AOSP_PADDED_CONTENT = bytes.fromhex(
+    "41D071DA0491CBE6709D4D0785D97074585CA683DAE5F93C7C2E83EE693A1A340ECBE5E9F0B90C9297E975B91B"
+    "040F93C969F7B9" + CR_PAD * 3 + "D168341A8D46A3D100"
+)
+AOSP_PADDED_TEXT = "A GSM default alphabet message with carriage return padding"
+AOSP_FULL_CONTENT = bytes.fromhex(
+    "41D071DA0491CBE6709D4D0785D97074585CA683DAE5F93C7C2E83C4E5B4FB0C2AE3C3633A3B0FCACD4063745"
+    "81E1ED3CBF23988FD769F59A07639EC4EBBCF203ABA2C2F83D27390FB0D8287C9E4B4FB1C02"
+)
+AOSP_FULL_TEXT = (
+    "A GSM default alphabet message being exactly 93 characters long, meaning there is no padding!"
+)
+AOSP_UCS2_LANGUAGE_PAGE = bytes.fromhex(
+    "783C0041002000550043005300320020006D00650073007300610067006500200063006F006E007400610069"
+    "006E0069006E00670020006100200434002000630068006100720061006300740065007200"
+    "0D"
+)
+
+
+def test_septet_packing_matches_ts_23038_example():
+    # TS 23.038 clause 6.1.2.1.1: "hellohello" packed into 9 octets.
+    packed = pack_septets(text_to_septets("hellohello"))
+    assert packed.hex().upper() == "E8329BFD4697D9EC37"
+    assert septets_to_text(unpack_septets(packed, 10)) == "hellohello"
+
+
+def test_extension_characters_are_escaped():
+    assert text_to_septets("€") == [0x1B, 0x65]
+    assert text_to_septets("[]{}~^\\|") == [
+        0x1B, 0x3C, 0x1B, 0x3E, 0x1B, 0x28, 0x1B, 0x29, 0x1B, 0x3D, 0x1B, 0x14, 0x1B, 0x2F,
+        0x1B, 0x40,
+    ]  # fmt: skip
+    assert text_to_septets("@£$éàÄß") == [0x00, 0x01, 0x02, 0x05, 0x7F, 0x5B, 0x1E]
+    with pytest.raises(ValueError, match=r"'ê' .* at position 3"):
+        text_to_septets("fenêtre")
+
+
+def test_gsm_page_matches_reference_decoder_padded():
+    m = encode_cbs(AOSP_PADDED_TEXT)
+    (page,) = m.gsm_pages(50, 0xC000)
+    assert len(page) == 88
+    assert page[:4] == bytes.fromhex("C0000032")
+    assert page[5] == 0x11  # page 1 of 1
+    assert page[6:] == AOSP_PADDED_CONTENT
+    # UMTS/LTE CB data: one page, 82 octets, 0x34 = 52 octets in use.
+    assert m.cb_data() == b"\x01" + AOSP_PADDED_CONTENT + b"\x34"
+
+
+def test_gsm_page_matches_reference_decoder_full_page():
+    m = encode_cbs(AOSP_FULL_TEXT)
+    assert m.pages == (AOSP_FULL_CONTENT,)
+    assert m.page_lengths == (82,)
+
+
+def test_reference_pdus_decode():
+    aosp_gsm_pdu = bytes.fromhex("C000003240 11".replace(" ", "")) + AOSP_PADDED_CONTENT
+    assert decode_gsm_pages([aosp_gsm_pdu]) == (AOSP_PADDED_TEXT, None)
+    # Spanish in the data coding scheme (0x04).
+    spanish = bytes.fromhex("C00000320411") + AOSP_PADDED_CONTENT
+    assert decode_gsm_pages([spanish]) == (AOSP_PADDED_TEXT, "es")
+    ucs2 = b"\x01" + AOSP_UCS2_LANGUAGE_PAGE + b"\x50"
+    assert decode_cb_data(ucs2, DCS_UCS2_LANGUAGE_IN_BODY) == (
+        "A UCS2 message containing a \u0434 character",
+        "xx",
+    )
+
+
+def test_ucs2_with_language_in_body_matches_reference_page():
+    m = encode_cbs("A UCS2 message containing a \u0434 character", "xx")
+    assert m.data_coding_scheme == DCS_UCS2_LANGUAGE_IN_BODY
+    assert m.pages == (AOSP_UCS2_LANGUAGE_PAGE,)
+    assert m.page_lengths == (0x50,)
+
+
+@pytest.mark.parametrize(
+    ("language", "dcs"), [("de", 0x00), ("en", 0x01), ("fr", 0x03), ("nl", 0x05), (None, 0x0F)]
+)
+def test_data_coding_scheme_names_language(language, dcs):
+    assert encode_cbs("Alert", language).data_coding_scheme == dcs
+
+
+def test_other_language_goes_in_the_body_of_every_page():
+    m = encode_cbs("x" * 100, "lb")
+    assert m.data_coding_scheme == DCS_GSM7_LANGUAGE_IN_BODY
+    assert len(m.pages) == 2  # 90 characters per page after "lb\r"
+    assert all(septets_to_text(unpack_septets(p, 3)) == "lb\r" for p in m.pages)
+    assert decode_cb_data(m.cb_data(), m.data_coding_scheme) == ("x" * 100, "lb")
+
+
+def test_ucs2_fallback_and_page_capacity():
+    assert encode_cbs("Fermez les fenêtres", "fr").encoding == "ucs2"
+    assert encode_cbs("ê" * 41).data_coding_scheme == DCS_UCS2
+    assert len(encode_cbs("ê" * 41).pages) == 1
+    assert len(encode_cbs("ê" * 42).pages) == 2
+    assert len(encode_cbs("ê" * 40, "fr").pages) == 1  # 2 octets of language, 40 units
+    assert len(encode_cbs("ê" * 41, "fr").pages) == 2
+
+
+def test_gsm7_page_capacity_and_escape_never_split():
+    assert len(encode_cbs("a" * 93).pages) == 1
+    assert len(encode_cbs("a" * 94).pages) == 2
+    # 92 septets then a 2-septet euro: the euro moves whole to page 2.
+    m = encode_cbs("a" * 92 + "€")
+    assert len(m.pages) == 2
+    assert septets_to_text(unpack_septets(m.pages[1], 2)) == "€"
+
+
+def test_fifteen_pages_at_most():
+    assert len(encode_cbs("a" * 93 * 15).pages) == 15
+    with pytest.raises(CbsError, match="16 pages"):
+        encode_cbs("a" * (93 * 15 + 1))
+    with pytest.raises(CbsError, match="pages"):
+        encode_cbs("ê" * (41 * 15 + 1))
+
+
+@pytest.mark.parametrize("text", ["", "line\r\nbreak"])
+def test_bad_text_is_refused(text):
+    with pytest.raises(CbsError):
+        encode_cbs(text)
+
+
+def test_page_parameter_counts_pages():
+    m = encode_cbs("b" * 200, "en")
+    pages = m.gsm_pages(4371, serial_number(5, 0))
+    assert [p[5] for p in pages] == [0x13, 0x23, 0x33]
+    assert [parse_gsm_page(p).page for p in pages] == [1, 2, 3]
+    assert decode_gsm_pages(list(reversed(pages))) == ("b" * 200, "en")
+    with pytest.raises(CbsError, match="complete set"):
+        decode_gsm_pages(pages[:2])
+
+
+@given(GSM7_TEXT, st.sampled_from([None, "nl", "fr", "de", "en", "lb"]))
+def test_gsm7_round_trip(text, language):
+    m = encode_cbs(text, language)
+    assert m.encoding == "gsm7"
+    assert decode_cb_data(m.cb_data(), m.data_coding_scheme) == (text, language)
+    assert decode_gsm_pages(m.gsm_pages(4370, 0x4000)) == (text, language)
+
+
+@given(UNICODE_TEXT, st.sampled_from([None, "nl", "fr"]))
+def test_any_text_round_trips(text, language):
+    try:
+        m = encode_cbs(text, language)
+    except CbsError as e:
+        assert "pages" in str(e)
+        return
+    assert all(len(p) == 82 for p in m.pages)
+    assert decode_cb_data(m.cb_data(), m.data_coding_scheme)[0] == text
+    assert decode_gsm_pages(m.gsm_pages(4370, 0x4000))[0] == text
+
+
+def test_serial_number_fields():
+    # TS 23.041 9.4.1.2.1: GS (2 bits) | message code (10 bits) | update number (4 bits).
+    assert serial_number(682, 5, "cell") == 0xEAA5
+    assert serial_number(0, 0, "cell-immediate") == 0
+    assert serial_number(1023, 15, "plmn") == 0x7FFF
+    assert split_serial_number(0x2AA5) == ("cell-immediate", 682, 5)
+    for bad in [(1024, 0, "plmn"), (0, 16, "plmn"), (0, 0, "country")]:
+        with pytest.raises(CbsError):
+            serial_number(*bad)
+
+
+@given(
+    st.integers(0, 1023),
+    st.integers(0, 15),
+    st.sampled_from(["cell-immediate", "plmn", "area", "cell"]),
+)
+def test_update_increments_modulo_16_keeping_code_and_scope(code, update, scope):
+    sn = serial_number(code, update, scope)
+    assert split_serial_number(next_update(sn)) == (scope, code, (update + 1) % 16)
+
+
+@pytest.mark.parametrize(
+    ("suc", "mi", "extra", "level"),
+    [
+        (("Extreme", "Immediate", "Observed"), 4371, 4384, AlertLevel.LEVEL_2),
+        (("Extreme", "Immediate", "Likely"), 4372, 4385, AlertLevel.LEVEL_2),
+        (("Extreme", "Expected", "Observed"), 4373, 4386, AlertLevel.LEVEL_3),
+        (("Extreme", "Expected", "Likely"), 4374, 4387, AlertLevel.LEVEL_3),
+        (("Severe", "Immediate", "Observed"), 4375, 4388, AlertLevel.LEVEL_3),
+        (("Severe", "Immediate", "Likely"), 4376, 4389, AlertLevel.LEVEL_3),
+        (("Severe", "Expected", "Observed"), 4377, 4390, AlertLevel.LEVEL_3),
+        (("Severe", "Expected", "Likely"), 4378, 4391, AlertLevel.LEVEL_3),
+        (("Moderate", "Immediate", "Observed"), 4396, 4397, AlertLevel.LEVEL_4),
+        (("Extreme", "Future", "Observed"), 4396, 4397, AlertLevel.LEVEL_4),
+        (("Severe", "Immediate", "Possible"), 4396, 4397, AlertLevel.LEVEL_4),
+    ],
+)
+def test_cap_values_map_to_ts_23041_identifiers(suc, mi, extra, level):
+    c = classify(*suc)
+    assert (c.level, c.message_identifier, c.additional_language_identifier) == (level, mi, extra)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "mi", "extra"),
+    [
+        ({"level": "level-1"}, 4370, 4383),
+        ({"level": "amber"}, 4379, 4392),
+        ({"status": "Test"}, 4380, 4393),
+        ({"status": "Exercise"}, 4381, 4394),
+        ({"level": "operator-defined"}, 4382, 4395),
+    ],
+)
+def test_special_levels(kwargs, mi, extra):
+    c = classify("Extreme", "Immediate", "Observed", **kwargs)
+    assert (c.message_identifier, c.additional_language_identifier) == (mi, extra)
+
+
+def test_classify_refuses_inconsistent_input():
+    with pytest.raises(ValueError, match="severity 'Huge'"):
+        classify("Huge", "Immediate", "Observed")
+    with pytest.raises(ValueError, match="not broadcast"):
+        classify("Extreme", "Immediate", "Observed", status="Draft")
+    with pytest.raises(ValueError, match="do not make an EU-Alert level-2"):
+        classify("Severe", "Expected", "Likely", level="level-2")
+    with pytest.raises(ValueError, match="alert level 'level-9'"):
+        classify("Severe", "Expected", "Likely", level="level-9")
+
+
+def test_first_thursday():
+    assert first_thursday(2024, 2).isoformat() == "2024-02-01"
+    assert first_thursday(2024, 3).isoformat() == "2024-03-07"
+    assert first_thursday(2025, 1).isoformat() == "2025-01-02"
