@@ -29,6 +29,20 @@ class Settings(BaseSettings):
     max_radius_m: float = Field(
         300_000.0, gt=0, description="Largest circle radius or corridor width in metres."
     )
+    circle_quad_segs: int = Field(
+        16, ge=2, description="Segments per quarter circle of circle zones and corridor ends."
+    )
+    zone_extent_margin_deg: float = Field(
+        1.0,
+        ge=0,
+        description="Zones farther than this (degrees) from the world's extent are refused "
+        "(swapped longitude and latitude land far outside).",
+    )
+    warning_area_max_vertices: int = Field(
+        100,
+        ge=4,
+        description="Most vertices of the warning area sent for device-based geofencing.",
+    )
     k_anonymity: int = Field(
         15, ge=1, description="Counts below this are never shown per cell or per operator."
     )
