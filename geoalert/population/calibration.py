@@ -1,0 +1,110 @@
+"""Devices to people: calibrated on the world's own data, never on its simulation.
+
+The reference geography says how many people live in the world: the GHSL 2020 population grid
+(``geodata.priors``) over the world's municipalities. All of them are somewhere in the world in
+every time bucket, so the devices counted in a bucket divided by that population is the number
+of devices per person the operators see in that bucket (phones switched off at night, people
+with two phones or none). Operator market shares are the operators' shares of those devices.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import shapely
+
+MOLLWEIDE = "ESRI:54009"
+
+
+def residents_in(municipalities, grid: pd.DataFrame, cell_m: float = 1000.0) -> float:
+    """People living in the union of some municipalities, from a population grid.
+
+    Each grid cell's population is taken as spread evenly over the cell and counted in
+    proportion to the part of the cell inside the municipalities.
+
+    Parameters
+    ----------
+    municipalities : GeoSeries or GeoDataFrame with a CRS
+        The world's municipalities.
+    grid : DataFrame with ``x``, ``y`` (cell centres, metres in World Mollweide) and ``pop``
+    cell_m : float
+        Side of a grid cell in metres.
+
+    Returns
+    -------
+    float
+        Residents, people.
+    """
+    land = shapely.union_all(np.asarray(municipalities.to_crs(MOLLWEIDE).geometry.values))
+    half = cell_m / 2
+    x, y = grid["x"].to_numpy(float), grid["y"].to_numpy(float)
+    xmin, ymin, xmax, ymax = land.bounds
+    near = (x + half > xmin) & (x - half < xmax) & (y + half > ymin) & (y - half < ymax)
+    boxes = shapely.box(x[near] - half, y[near] - half, x[near] + half, y[near] + half)
+    shapely.prepare(land)
+    inside = shapely.contains(land, boxes)
+    share = inside.astype(float)
+    edge = ~inside & shapely.intersects(land, boxes)
+    share[edge] = shapely.area(shapely.intersection(boxes[edge], land)) / cell_m**2
+    return float((grid["pop"].to_numpy(float)[near] * share).sum())
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """How many devices one person stands for, per bucket and operator.
+
+    Attributes
+    ----------
+    residents : float
+        People living in the world (reference geography).
+    devices_per_person : float64 array, shape (t,)
+        Domestic devices (MCC 206, all operators) per resident, per bucket.
+    operator_share : float64 array, shape (t, n_operators)
+        Each operator's share of the domestic devices, per bucket.
+    roaming_share : float64 array, shape (t, n_operators)
+        Each operator's share of the roaming devices, per bucket.
+    """
+
+    residents: float
+    devices_per_person: np.ndarray
+    operator_share: np.ndarray
+    roaming_share: np.ndarray
+
+    @classmethod
+    def from_counts(
+        cls,
+        domestic: np.ndarray,
+        roaming: np.ndarray,
+        operator: np.ndarray,
+        n_operators: int,
+        residents: float,
+    ) -> Calibration:
+        """Calibrate from devices per bucket and cell.
+
+        Parameters
+        ----------
+        domestic, roaming : arrays, shape (t, n_cells)
+            Domestic and roaming devices per bucket and cell.
+        operator : int array, shape (n_cells,)
+            Operator index of each cell.
+        n_operators : int
+        residents : float
+            People living in the world, > 0.
+        """
+        if not residents > 0:
+            raise ValueError(f"the world's resident population must be positive, got {residents}")
+
+        def per_operator(counts):
+            return np.stack(
+                [np.bincount(operator, weights=row, minlength=n_operators) for row in counts]
+            )
+
+        home, away = per_operator(domestic), per_operator(roaming)
+        total = home.sum(axis=1)
+        if (total <= 0).any():
+            raise ValueError("a presence bucket counts no domestic device at all")
+        away_total = away.sum(axis=1, keepdims=True)
+        away_share = np.divide(away, away_total, out=np.zeros_like(away), where=away_total > 0)
+        return cls(float(residents), total / residents, home / total[:, None], away_share)

@@ -1,0 +1,340 @@
+"""Present population per zone: devices per cell spread over tiles, summed along scanlines.
+
+At open, each estimator's allocation ``P(tile | cell)`` is computed once; per time bucket the
+devices of every cell are spread over the grid and kept as row-wise prefix sums (one series
+per operator plus roaming devices). A zone then costs its boundary: the crossings of its
+edges with the grid's rows, whatever its size.
+
+The numbers here are raw: :mod:`geoalert.population.privacy` is the only way out of the
+package, and it rounds, perturbs and suppresses them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyproj
+import shapely
+from shapely.geometry.base import BaseGeometry
+
+from cells.presence import TIMEZONE, Presence, read_presence
+from geoalert.population.allocation import (
+    Allocation,
+    BestServer,
+    Blend,
+    CellPlan,
+    Estimator,
+    SignalPrior,
+)
+from geoalert.population.calibration import Calibration, residents_in
+from geoalert.population.grid import Grid, polygon_edges, row_prefix_sums, zone_sums
+
+#: The estimators offered, by name. The default is chosen in ``geoalert.settings``.
+ESTIMATORS: dict[str, Estimator] = {
+    "best_server": BestServer(prior="area"),
+    "best_server_addresses": BestServer(prior="addresses"),
+    "signal_prior": SignalPrior(prior="addresses"),
+}
+ESTIMATORS["blend"] = Blend(ESTIMATORS["best_server_addresses"], ESTIMATORS["signal_prior"])
+
+#: Roaming devices by home country are located on tiles this many times coarser.
+COUNTRY_TILE_FACTOR = 10
+
+
+class AtError(ValueError):
+    """An ``at`` that is not a timestamp, or falls in no time bucket of the presence data."""
+
+
+@dataclass(frozen=True)
+class RawEstimate:
+    """Unpublished estimate of the people present in one zone in one bucket.
+
+    Attributes
+    ----------
+    at : Timestamp
+        Start of the bucket.
+    people : float
+        Estimate of the people present, by the chosen method.
+    operator_people : float64 array, shape (n_operators,)
+        The same estimate from each operator's devices alone (its own market share).
+    alternative : float
+        The estimate by the reference method (for the spread between methods).
+    devices : float64 array, shape (n_operators,)
+        Devices (domestic and roaming) of each operator estimated in the zone.
+    roamers : dict of int to float
+        People with a foreign SIM per home MCC.
+    method : dict
+        The estimator's name, parameters and id.
+    """
+
+    at: pd.Timestamp
+    people: float
+    operator_people: np.ndarray
+    alternative: float
+    devices: np.ndarray
+    roamers: dict[int, float]
+    method: dict
+
+
+class PopulationIndex:
+    """Estimates of the people present in any zone, per time bucket of the presence feed.
+
+    Build with :meth:`open` (a world directory) or :meth:`build` (arrays already loaded).
+    """
+
+    def __init__(
+        self,
+        plan: CellPlan,
+        presence: Presence,
+        calibration: Calibration,
+        *,
+        metric_crs: str,
+        method: str,
+        reference: str = "best_server",
+    ) -> None:
+        for name in (method, reference):
+            if name not in ESTIMATORS:
+                raise ValueError(
+                    f"unknown population method {name!r}; expected one of {sorted(ESTIMATORS)}"
+                )
+        self.plan = plan
+        self.presence = presence
+        self.calibration = calibration
+        self.method = method
+        self.reference = reference
+        self._to_metric = pyproj.Transformer.from_crs("EPSG:4326", metric_crs, always_xy=True)
+        self._allocations: dict[str, Allocation] = {}
+        self._prefix: dict[tuple[str, int], np.ndarray] = {}
+        self._country_prefix: dict[int, np.ndarray] = {}
+
+    @classmethod
+    def open(cls, data_dir: str | Path, *, metric_crs: str, method: str, tile_m: float):
+        """Open the population part of a world directory.
+
+        Reads ``cells.parquet``, ``addresses.parquet``, ``areas.parquet``, ``presence.parquet``
+        and ``manifest.json`` (bucket length), never ``truth.parquet``.
+        """
+        import geopandas as gpd
+
+        data_dir = Path(data_dir)
+        cells = gpd.read_parquet(
+            data_dir / "cells.parquet",
+            columns=[
+                "cell_id",
+                "operator",
+                "site_id",
+                "azimuth",
+                "range_m",
+                "site_lon",
+                "site_lat",
+                "geometry",
+            ],
+        )
+        addresses = gpd.read_parquet(data_dir / "addresses.parquet", columns=["geometry"])
+        xy = shapely.get_coordinates(np.asarray(addresses.geometry.values))
+        areas = gpd.read_parquet(data_dir / "areas.parquet", columns=["level", "geometry"])
+        bucket_length = None
+        manifest = data_dir / "manifest.json"
+        if manifest.exists():
+            bucket_length = _bucket_length(json.loads(manifest.read_text()))
+        presence = read_presence(
+            data_dir / "presence.parquet", cells["cell_id"].to_numpy(dtype=object), bucket_length
+        )
+        return cls.build(
+            cells,
+            xy[:, 0],
+            xy[:, 1],
+            presence,
+            areas[areas["level"] == "municipality"],
+            metric_crs=metric_crs,
+            method=method,
+            tile_m=tile_m,
+        )
+
+    @classmethod
+    def build(
+        cls,
+        cells,
+        address_lon: np.ndarray,
+        address_lat: np.ndarray,
+        presence: Presence,
+        municipalities,
+        *,
+        metric_crs: str,
+        method: str,
+        tile_m: float,
+    ) -> PopulationIndex:
+        """Build from loaded data.
+
+        Parameters
+        ----------
+        cells : GeoDataFrame, ``cells.parquet`` schema, in the order of ``presence``'s arrays
+        address_lon, address_lat : arrays of degrees (EPSG:4326)
+        presence : Presence aligned with ``cells``
+        municipalities : GeoDataFrame of the world's municipalities (for its residents)
+        metric_crs, method, tile_m : see ``geoalert.settings``
+        """
+        from geodata import priors
+
+        plan = CellPlan.build(cells, address_lon, address_lat, metric_crs=metric_crs, tile_m=tile_m)
+        calibration = Calibration.from_counts(
+            presence.domestic,
+            presence.roaming.sum(axis=2),
+            plan.operator,
+            len(plan.operators),
+            residents_in(municipalities, priors.grid()),
+        )
+        return cls(plan, presence, calibration, metric_crs=metric_crs, method=method)
+
+    # -- time buckets ---------------------------------------------------------------------
+
+    @property
+    def times(self) -> pd.DatetimeIndex:
+        return self.presence.times
+
+    def bucket(self, at: str | dt.datetime | pd.Timestamp | None = None) -> int:
+        """Index of the bucket holding ``at`` (ISO 8601 text or datetime; default the latest).
+
+        A naive ``at`` is read in Europe/Brussels time.
+
+        Raises
+        ------
+        AtError
+            ``at`` is not a timestamp, or no bucket holds it.
+        """
+        if at is None:
+            return len(self.times) - 1
+        try:
+            when = pd.Timestamp(at)
+        except (TypeError, ValueError) as exc:
+            raise AtError(f"at={at!r} is not an ISO 8601 timestamp") from exc
+        if when is pd.NaT:
+            raise AtError(f"at={at!r} is not an ISO 8601 timestamp")
+        when = when.tz_localize(TIMEZONE) if when.tzinfo is None else when.tz_convert(TIMEZONE)
+        i = self.presence.bucket_at(when)
+        if i < 0:
+            hours = self.presence.bucket_length / pd.Timedelta(hours=1)
+            known = ", ".join(t.isoformat() for t in self.times)
+            raise AtError(
+                f"at={when.isoformat()} falls in no presence time bucket; buckets start at "
+                f"{known} and last {hours:g} h each"
+            )
+        return i
+
+    # -- per-bucket densities -------------------------------------------------------------
+
+    def allocation(self, method: str) -> Allocation:
+        if method not in self._allocations:
+            self._allocations[method] = ESTIMATORS[method].allocate(self.plan)
+        return self._allocations[method]
+
+    def _cell_series(self, bucket: int) -> np.ndarray:
+        """Devices per cell, shape (n_cells, n_operators + 1): each operator's devices (domestic
+        and roaming) in its own column, then the roaming devices of all operators."""
+        plan = self.plan
+        roaming = self.presence.roaming[bucket].sum(axis=1)
+        values = np.zeros((plan.n_cells, len(plan.operators) + 1))
+        values[np.arange(plan.n_cells), plan.operator] = self.presence.domestic[bucket] + roaming
+        values[:, -1] = roaming
+        return values
+
+    def prefix(self, method: str, bucket: int) -> np.ndarray:
+        """Row prefix sums of devices per tile, shape (ny, nx + 1, n_operators + 1)."""
+        key = (method, bucket)
+        if key not in self._prefix:
+            grid = self.plan.grid
+            tiles = self.allocation(method).spread(self._cell_series(bucket), grid.n_tiles)
+            prefix = row_prefix_sums(tiles.reshape(-1, grid.ny, grid.nx))
+            self._prefix[key] = prefix.astype(np.float32)
+        return self._prefix[key]
+
+    @cached_property
+    def country_grid(self) -> Grid:
+        g = self.plan.grid
+        f = COUNTRY_TILE_FACTOR
+        return Grid(g.x0, g.y0, g.size * f, -(-g.nx // f), -(-g.ny // f))
+
+    def country_prefix(self, bucket: int) -> np.ndarray:
+        """Row prefix sums of roaming devices per home MCC on :attr:`country_grid`."""
+        if bucket not in self._country_prefix:
+            grid, coarse = self.plan.grid, self.country_grid
+            alloc = self.allocation(self.method)
+            row, col = np.divmod(alloc.tile, grid.nx)
+            tile = (row // COUNTRY_TILE_FACTOR) * coarse.nx + col // COUNTRY_TILE_FACTOR
+            coarse_alloc = Allocation(alloc.cell, tile, alloc.weight)
+            tiles = coarse_alloc.spread(self.presence.roaming[bucket], coarse.n_tiles)
+            self._country_prefix[bucket] = row_prefix_sums(tiles.reshape(-1, coarse.ny, coarse.nx))
+        return self._country_prefix[bucket]
+
+    # -- zones ----------------------------------------------------------------------------
+
+    def _metric_edges(self, zone: BaseGeometry) -> np.ndarray:
+        metric = shapely.transform(zone, self._to_metric.transform, interleaved=False)
+        edges, _ = polygon_edges(np.array([metric]))
+        return edges
+
+    def _sums(self, grid: Grid, prefix: np.ndarray, edges: np.ndarray) -> np.ndarray:
+        height = edges[:, [1, 3]].max() - edges[:, [1, 3]].min() if len(edges) else 0.0
+        lines = int(np.clip(np.ceil(64 * grid.size / max(height, 1.0)), 2, 32))
+        return zone_sums(grid, prefix, edges, lines)
+
+    def estimate(self, zone: BaseGeometry, at=None, method: str | None = None) -> RawEstimate:
+        """Raw estimate of the people present in ``zone`` (Polygon/MultiPolygon, EPSG:4326)."""
+        method = method or self.method
+        if method not in ESTIMATORS:
+            raise ValueError(
+                f"unknown population method {method!r}; expected one of {sorted(ESTIMATORS)}"
+            )
+        bucket = self.bucket(at)
+        edges = self._metric_edges(zone)
+        sums = self._sums(self.plan.grid, self.prefix(method, bucket), edges)
+        reference = self._sums(self.plan.grid, self.prefix(self.reference, bucket), edges)
+        people, operator_people, roamer_people = self._people(sums, bucket)
+        alternative, _, _ = self._people(reference, bucket)
+
+        by_mcc = self._sums(self.country_grid, self.country_prefix(bucket), edges)
+        by_mcc = np.maximum(by_mcc, 0.0)
+        mix = by_mcc / by_mcc.sum() if by_mcc.sum() > 0 else by_mcc
+        roamers = {
+            int(m): float(roamer_people * s)
+            for m, s in zip(self.presence.roaming_mcc, mix, strict=True)
+        }
+        return RawEstimate(
+            at=self.times[bucket],
+            people=people,
+            operator_people=operator_people,
+            alternative=alternative,
+            devices=np.maximum(sums[:-1], 0.0),
+            roamers=roamers,
+            method=ESTIMATORS[method].describe(),
+        )
+
+    def _people(self, sums: np.ndarray, bucket: int) -> tuple[float, np.ndarray, float]:
+        """People from device sums (:meth:`_cell_series` layout): all operators together,
+        each operator alone, and those with a foreign SIM."""
+        cal = self.calibration
+        kappa, share = cal.devices_per_person[bucket], cal.operator_share[bucket]
+        roaming = max(float(sums[-1]), 0.0)
+        domestic = np.maximum(sums[:-1] - roaming * cal.roaming_share[bucket], 0.0)
+        roamers = roaming / kappa
+        alone = domestic / (kappa * np.where(share > 0, share, np.nan)) + roamers
+        return float(domestic.sum() / kappa + roamers), alone, roamers
+
+
+def _bucket_length(manifest: dict) -> pd.Timedelta | None:
+    """Bucket length from a world manifest, when it states one."""
+    for key in ("bucket_length", "bucket_minutes", "bucket_length_minutes", "bucket_hours"):
+        if key in manifest:
+            value = manifest[key]
+            if key.endswith("minutes"):
+                return pd.Timedelta(minutes=float(value))
+            if key.endswith("hours"):
+                return pd.Timedelta(hours=float(value))
+            return pd.Timedelta(value)
+    return None
