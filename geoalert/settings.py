@@ -50,6 +50,22 @@ class Settings(BaseSettings):
         0.055, ge=0, description="Cost of one SMS segment or one voice minute in EUR."
     )
 
+    # Present population (``include=["population"]``).
+    population_method: str = Field(
+        "blend", description="Estimator of present population (geoalert.population.index)."
+    )
+    population_tile_m: float = Field(
+        200.0, gt=0, description="Side in metres of the tiles devices are spread over."
+    )
+    population_interval_level: float = Field(
+        0.9, gt=0, lt=1, description="Share of truths the population interval is meant to cover."
+    )
+    population_secret: str | None = Field(
+        None,
+        description="Key of the consistent noise on published population figures; by default "
+        "a hash of the world's presence counts.",
+    )
+
     # Service (``geoalert serve``): what the API opens, how much it accepts, who may ask.
     data_dir: Path | None = Field(
         None, description="World directory the service opens (``geoalert serve --data``)."
