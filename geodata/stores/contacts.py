@@ -1,0 +1,482 @@
+"""Registered contacts in a store: read, register, update, unregister, import from CSV.
+
+Every write is one transaction: a registration, an update or a whole import is stored
+completely or not at all. Reports and errors name rows, fields and reasons, never values.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+
+from geodata.stores.registration import (
+    MATCH_RADIUS_M,
+    Contact,
+    Problem,
+    Registration,
+    RegistrationError,
+    parse_registration,
+    read_csv_rows,
+)
+from geodata.stores.schema import conform, contact_addresses, contacts, group_members, list_column
+
+__all__ = ["ContactsMixin", "ImportReport", "UnknownContact"]
+
+log = logging.getLogger("geodata.stores")
+
+ImportMode = Literal["all-or-nothing", "good-rows"]
+IMPORT_MODES: tuple[str, ...] = ("all-or-nothing", "good-rows")
+
+
+class UnknownContact(LookupError):
+    """No registered contact has this id."""
+
+
+@dataclass
+class ImportReport:
+    """Outcome of a CSV import.
+
+    Attributes
+    ----------
+    mode : str
+        ``"all-or-nothing"`` (any bad row: nothing written) or ``"good-rows"``.
+    rows : int
+        Data rows read (the header not counted).
+    problems : list of Problem
+        Every reason every bad row was refused, in row order.
+    contact_ids : ndarray of int64
+        Ids given to the imported contacts (empty when nothing was written).
+    """
+
+    mode: str
+    rows: int
+    problems: list[Problem] = field(default_factory=list)
+    contact_ids: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+
+    @property
+    def imported(self) -> int:
+        """Contacts written."""
+        return len(self.contact_ids)
+
+    @property
+    def bad_rows(self) -> list[int]:
+        """Row numbers with at least one problem, ascending."""
+        return sorted({p.row for p in self.problems if p.row is not None})
+
+    def to_dict(self) -> dict:
+        """A JSON-ready summary, free of personal data."""
+        return {
+            "mode": self.mode,
+            "rows": self.rows,
+            "imported": self.imported,
+            "rejected": len(self.bad_rows),
+            "problems": [
+                {"row": p.row, "field": p.field, "reason": p.reason} for p in self.problems
+            ],
+        }
+
+
+class ContactsMixin:
+    """Contacts part of :class:`geodata.stores.base.BaseStore`."""
+
+    #: Rows per INSERT batch when importing.
+    import_batch_rows: int = 5_000
+
+    # -- read --------------------------------------------------------------------------
+
+    def read_contacts(self) -> pd.DataFrame:
+        """All registered contacts, as in the world's ``contacts.parquet``, sorted by id.
+
+        Columns ``contact_id``, ``phone``, ``sms``, ``voice``, ``email``, ``language``,
+        ``address_ids`` (int64 array per row) and ``address_labels`` (str array per row).
+        """
+        people = self._frame(sa.select(contacts).order_by(contacts.c.contact_id))
+        links = self._frame(
+            sa.select(
+                contact_addresses.c.contact_id,
+                contact_addresses.c.address_id,
+                contact_addresses.c.label,
+            ).order_by(contact_addresses.c.contact_id, contact_addresses.c.position)
+        )
+        ends = np.searchsorted(
+            links["contact_id"].to_numpy(), people["contact_id"].to_numpy(), side="right"
+        )
+        offsets = np.concatenate(([0], ends)).astype(np.int32)
+        people["address_ids"] = list_column(offsets, links["address_id"].to_numpy(np.int64))
+        people["address_labels"] = list_column(offsets, links["label"].to_numpy(object))
+        return conform(people, "contacts")
+
+    def get_contact(self, contact_id: int) -> Contact:
+        """One registered contact.
+
+        Raises
+        ------
+        UnknownContact
+        """
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(contacts).where(contacts.c.contact_id == contact_id)
+            ).one_or_none()
+            if row is None:
+                raise UnknownContact(f"no contact with id {contact_id}")
+            links = conn.execute(
+                sa.select(contact_addresses.c.label, contact_addresses.c.address_id)
+                .where(contact_addresses.c.contact_id == contact_id)
+                .order_by(contact_addresses.c.position)
+            ).all()
+        return Contact(
+            contact_id=row.contact_id,
+            phone=row.phone,
+            sms=row.sms,
+            voice=row.voice,
+            email=row.email,
+            language=row.language,
+            addresses=tuple((label, address_id) for label, address_id in links),
+        )
+
+    # -- write one ---------------------------------------------------------------------
+
+    def register_contact(self, **values: object) -> Contact:
+        """Register one person.
+
+        Parameters
+        ----------
+        **values
+            ``phone``, ``sms``, ``voice``, ``email``, ``language`` and ``addresses``: up to
+            five ``(label, address)`` pairs, label in ``home``, ``work``, ``school``,
+            ``family``, address an address id or a ``(lon, lat)`` location in the country.
+            See :func:`geodata.stores.registration.parse_registration`.
+
+        Returns
+        -------
+        Contact
+            As stored, with its new id and its addresses as address ids.
+
+        Raises
+        ------
+        RegistrationError
+            With every problem found (field and reason, no values).
+        """
+        with self.engine.begin() as conn:
+            (resolved,) = self._validated(
+                [(None, values, [])], conn, exclude=None, raise_problems=True
+            )
+            (contact_id,) = self._insert(conn, [resolved])
+        log.info("registered contact %d", contact_id)
+        return self.get_contact(int(contact_id))
+
+    def update_contact(self, contact_id: int, **changes: object) -> Contact:
+        """Change a registration; fields not given keep their value (``None`` clears one).
+
+        ``addresses``, when given, replaces all the contact's addresses.
+
+        Raises
+        ------
+        UnknownContact
+        RegistrationError
+        """
+        current = self.get_contact(contact_id)
+        values = {
+            "phone": current.phone,
+            "sms": current.sms,
+            "voice": current.voice,
+            "email": current.email,
+            "language": current.language,
+            "addresses": list(current.addresses),
+            **changes,
+        }
+        with self.engine.begin() as conn:
+            ((reg, address_ids),) = self._validated(
+                [(None, values, [])], conn, exclude=contact_id, raise_problems=True
+            )
+            conn.execute(
+                contacts.update()
+                .where(contacts.c.contact_id == contact_id)
+                .values(**_contact_row(reg))
+            )
+            conn.execute(
+                contact_addresses.delete().where(contact_addresses.c.contact_id == contact_id)
+            )
+            conn.execute(contact_addresses.insert(), _address_rows(contact_id, reg, address_ids))
+        log.info("updated contact %d", contact_id)
+        return self.get_contact(contact_id)
+
+    def unregister_contact(self, contact_id: int) -> None:
+        """Remove a contact and all its personal data (addresses, group memberships).
+
+        Raises
+        ------
+        UnknownContact
+        """
+        with self.engine.begin() as conn:
+            conn.execute(group_members.delete().where(group_members.c.contact_id == contact_id))
+            conn.execute(
+                contact_addresses.delete().where(contact_addresses.c.contact_id == contact_id)
+            )
+            deleted = conn.execute(
+                contacts.delete().where(contacts.c.contact_id == contact_id)
+            ).rowcount
+            if deleted == 0:
+                raise UnknownContact(f"no contact with id {contact_id}")
+        log.info("unregistered contact %d", contact_id)
+
+    # -- import ------------------------------------------------------------------------
+
+    def import_contacts(
+        self, source: str | Path | io.TextIOBase, mode: ImportMode = "all-or-nothing"
+    ) -> ImportReport:
+        """Register the people listed in a CSV file, atomically.
+
+        Parameters
+        ----------
+        source : path or text file
+            CSV with a header row; columns as described in
+            :mod:`geodata.stores.registration`.
+        mode : {"all-or-nothing", "good-rows"}
+            ``all-or-nothing`` writes nothing when any row is bad; ``good-rows`` writes every
+            good row. Either way the write is one transaction: a failure while writing leaves
+            the store as it was.
+
+        Returns
+        -------
+        ImportReport
+            Every bad row with its field and reason, and the ids given to the imported rows.
+
+        Raises
+        ------
+        RegistrationError
+            When the header is unusable (nothing is written).
+        """
+        if mode not in IMPORT_MODES:
+            raise ValueError(
+                f"unknown import mode {mode!r}; expected one of {', '.join(IMPORT_MODES)}"
+            )
+        rows = list(read_csv_rows(source))
+        report = ImportReport(mode=mode, rows=len(rows))
+        with self.engine.begin() as conn:
+            good = self._validated(rows, conn, exclude=None, problems=report.problems)
+            if not good or (report.problems and mode == "all-or-nothing"):
+                log.warning(
+                    "import: %d rows, %d bad, nothing written (%s)",
+                    len(rows),
+                    len(report.bad_rows),
+                    mode,
+                )
+                return report
+            ids = []
+            for start in range(0, len(good), self.import_batch_rows):
+                ids.extend(self._insert(conn, good[start : start + self.import_batch_rows]))
+        report.contact_ids = np.asarray(ids, dtype=np.int64)
+        log.info(
+            "import: %d rows, %d imported, %d bad (%s)",
+            len(rows),
+            report.imported,
+            len(report.bad_rows),
+            mode,
+        )
+        return report
+
+    # -- internals ---------------------------------------------------------------------
+
+    def _validated(
+        self,
+        rows: Sequence[tuple[int | None, Mapping[str, object], list[Problem]]],
+        conn: sa.Connection,
+        *,
+        exclude: int | None,
+        problems: list[Problem] | None = None,
+        raise_problems: bool = False,
+    ) -> list[tuple[Registration, np.ndarray]]:
+        """Parse and check registrations against the store: addresses known or matched,
+        no phone or e-mail registered twice. Returns the good ones with their address ids."""
+        problems = [] if problems is None else problems
+        parsed: list[tuple[int | None, Registration]] = []
+        for row, values, row_problems in rows:
+            reg, found = parse_registration(values, row)
+            found = row_problems + found
+            problems.extend(found)
+            if reg is not None and not found:
+                parsed.append((row, reg))
+        resolved = self._resolve_addresses(parsed, problems)
+        good = self._drop_duplicates(resolved, conn, exclude, problems)
+        problems.sort(key=lambda p: p.row or 0)
+        if raise_problems and problems:
+            raise RegistrationError(problems)
+        return good
+
+    def _resolve_addresses(
+        self, parsed: list[tuple[int | None, Registration]], problems: list[Problem]
+    ) -> list[tuple[int | None, Registration, np.ndarray]]:
+        ids = [
+            (n, k, a)
+            for n, (_, reg) in enumerate(parsed)
+            for k, (_, a) in enumerate(reg.addresses)
+            if isinstance(a, int)
+        ]
+        locs = [
+            (n, k, a)
+            for n, (_, reg) in enumerate(parsed)
+            for k, (_, a) in enumerate(reg.addresses)
+            if not isinstance(a, int)
+        ]
+        found: dict[tuple[int, int], int] = {}
+        bad: dict[int, list[Problem]] = {}
+
+        def refuse(n: int, k: int, reason: str) -> None:
+            row, reg = parsed[n]
+            bad.setdefault(n, []).append(Problem(row, reg.fields[k], reason))
+
+        if ids:
+            known = self._known_address_ids(np.array([a for *_, a in ids], dtype=np.int64))
+            for (n, k, a), ok in zip(ids, known, strict=True):
+                if ok:
+                    found[n, k] = a
+                else:
+                    refuse(n, k, "unknown address id")
+        if locs:
+            lon = np.array([a[0] for *_, a in locs], dtype=float)
+            lat = np.array([a[1] for *_, a in locs], dtype=float)
+            inside = self._in_country(lon, lat)
+            nearest = self._nearest_addresses(lon, lat, MATCH_RADIUS_M)
+            for (n, k, _), ok, a in zip(locs, inside, nearest, strict=True):
+                if not ok:
+                    refuse(n, k, "location outside the country")
+                elif a < 0:
+                    refuse(n, k, f"no known address within {MATCH_RADIUS_M:g} m of the location")
+                else:
+                    found[n, k] = int(a)
+        out = []
+        for n, (row, reg) in enumerate(parsed):
+            if n in bad:
+                problems.extend(bad[n])
+                continue
+            address_ids = np.array([found[n, k] for k in range(len(reg.addresses))], dtype=np.int64)
+            dup = _first_repeat(address_ids)
+            if dup is not None:
+                problems.append(
+                    Problem(
+                        row,
+                        reg.fields[dup],
+                        "duplicate address (same address as another of this contact)",
+                    )
+                )
+                continue
+            out.append((row, reg, address_ids))
+        return out
+
+    def _drop_duplicates(
+        self,
+        resolved: list[tuple[int | None, Registration, np.ndarray]],
+        conn: sa.Connection,
+        exclude: int | None,
+        problems: list[Problem],
+    ) -> list[tuple[Registration, np.ndarray]]:
+        taken = {
+            name: self._registered(
+                conn, column, {getattr(reg, name) for _, reg, _ in resolved} - {None}, exclude
+            )
+            for name, column in (("phone", contacts.c.phone), ("email", contacts.c.email))
+        }
+        first_row: dict[tuple[str, str], int | None] = {}
+        good = []
+        for row, reg, address_ids in resolved:
+            found = []
+            for name in ("phone", "email"):
+                value = getattr(reg, name)
+                if value is None:
+                    continue
+                if value in taken[name]:
+                    found.append(Problem(row, name, "already registered for another contact"))
+                elif (name, value) in first_row:
+                    found.append(Problem(row, name, f"duplicate of row {first_row[name, value]}"))
+            for name in ("phone", "email"):
+                value = getattr(reg, name)
+                if value is not None:
+                    first_row.setdefault((name, value), row)
+            if found:
+                problems.extend(found)
+            else:
+                good.append((reg, address_ids))
+        return good
+
+    @staticmethod
+    def _registered(
+        conn: sa.Connection, column: sa.Column, values: set[str], exclude: int | None
+    ) -> set[str]:
+        """Those of ``values`` already registered in ``column`` (by another contact than ``exclude``)."""
+        taken: set[str] = set()
+        values = sorted(values)
+        for start in range(0, len(values), 500):
+            query = sa.select(column).where(column.in_(values[start : start + 500]))
+            if exclude is not None:
+                query = query.where(contacts.c.contact_id != exclude)
+            taken.update(conn.execute(query).scalars())
+        return taken
+
+    def _insert(
+        self, conn: sa.Connection, batch: Sequence[tuple[Registration, np.ndarray]]
+    ) -> list[int]:
+        """Store new contacts, giving them the next free ids; returns the ids."""
+        if conn.dialect.name == "postgresql":
+            conn.execute(sa.text("LOCK TABLE contacts IN SHARE ROW EXCLUSIVE MODE"))
+        first = conn.execute(
+            sa.select(sa.func.coalesce(sa.func.max(contacts.c.contact_id), 0) + 1)
+        ).scalar_one()
+        ids = list(range(first, first + len(batch)))
+        conn.execute(
+            contacts.insert(),
+            [
+                {"contact_id": i, **_contact_row(reg)}
+                for i, (reg, _) in zip(ids, batch, strict=True)
+            ],
+        )
+        conn.execute(
+            contact_addresses.insert(),
+            [
+                row
+                for i, (reg, address_ids) in zip(ids, batch, strict=True)
+                for row in _address_rows(i, reg, address_ids)
+            ],
+        )
+        return ids
+
+    def _frame(self, query: sa.Select) -> pd.DataFrame:
+        """Result of a query as a DataFrame (subclasses may fetch faster)."""
+        with self.engine.connect() as conn:
+            result = conn.execute(query)
+            return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+
+
+def _contact_row(reg: Registration) -> dict[str, object]:
+    return {
+        "phone": reg.phone,
+        "sms": reg.sms,
+        "voice": reg.voice,
+        "email": reg.email,
+        "language": reg.language,
+    }
+
+
+def _address_rows(
+    contact_id: int, reg: Registration, address_ids: Iterable[int]
+) -> list[dict[str, object]]:
+    return [
+        {"contact_id": contact_id, "position": k, "address_id": int(a), "label": label}
+        for k, ((label, _), a) in enumerate(zip(reg.addresses, address_ids, strict=True))
+    ]
+
+
+def _first_repeat(values: np.ndarray) -> int | None:
+    """Position of the first value that repeats an earlier one, or None."""
+    _, first = np.unique(values, return_index=True)
+    if len(first) == len(values):
+        return None
+    return int(np.setdiff1d(np.arange(len(values)), first)[0])
