@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
+import sqlalchemy as sa
 
 SERVER_USER = "postgres"
 """System user the server runs as when the caller is root."""
@@ -227,19 +228,38 @@ def running_postgis(workdir: str | os.PathLike[str]) -> Iterator[str]:
             if attempt == 4:
                 log = logfile.read_text() if logfile.exists() else ""
                 raise RuntimeError(f"pg_ctl start failed: {start.stderr.strip()}\n{log[-2000:]}")
-        admin = f"host=127.0.0.1 port={port} user=postgres dbname=postgres"
-        _wait_ready(admin)
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f"CREATE DATABASE {DATABASE}")
-        with psycopg.connect(
-            f"host=127.0.0.1 port={port} user=postgres dbname={DATABASE}", autocommit=True
-        ) as conn:
-            conn.execute("CREATE EXTENSION postgis")
-        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/{DATABASE}"
+        _wait_ready(f"host=127.0.0.1 port={port} user=postgres dbname=postgres")
+        yield create_database(f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres", DATABASE)
     finally:
         if started:
             as_server(bindir / "pg_ctl", "-D", datadir, "-m", "fast", "-w", "stop")
         shutil.rmtree(root, ignore_errors=True)
+
+
+def create_database(url: str, name: str, template: str | None = None) -> str:
+    """Create database ``name`` on the server of ``url`` (a copy of ``template`` when given,
+    else with the ``postgis`` extension) and return its URL.
+
+    A template must have no open connections while it is copied.
+    """
+    target = sa.make_url(url).set(database=name)
+    admin = sa.make_url(url).set(drivername="postgresql", database="postgres")
+    with psycopg.connect(admin.render_as_string(hide_password=False), autocommit=True) as conn:
+        clause = f" TEMPLATE {template}" if template else ""
+        conn.execute(f'CREATE DATABASE "{name}"{clause}')
+    if not template:
+        dsn = target.set(drivername="postgresql").render_as_string(hide_password=False)
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute("CREATE EXTENSION postgis")
+    return target.render_as_string(hide_password=False)
+
+
+def drop_database(url: str) -> None:
+    """Drop the database of ``url``, closing its connections."""
+    name = sa.make_url(url).database
+    admin = sa.make_url(url).set(drivername="postgresql", database="postgres")
+    with psycopg.connect(admin.render_as_string(hide_password=False), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _interrupt(signum: int, frame: object) -> None:
