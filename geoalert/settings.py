@@ -43,6 +43,13 @@ class Settings(BaseSettings):
         ge=4,
         description="Most vertices of the warning area sent for device-based geofencing.",
     )
+    cap_sender: str = Field(
+        "alerts@geoalert.example",
+        description="CAP sender of the alerts written (an address without spaces).",
+    )
+    cb_repetition_period_s: int = Field(
+        60, ge=1, le=4095, description="Seconds between repetitions of a cell broadcast message."
+    )
     k_anonymity: int = Field(
         15, ge=1, description="Counts below this are never shown per cell or per operator."
     )

@@ -3,8 +3,10 @@ round trips."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
-from hypothesis import given
+import shapely
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from geoalert.messages.alphabet import (
@@ -15,6 +17,15 @@ from geoalert.messages.alphabet import (
     septets_to_text,
     text_to_septets,
     unpack_septets,
+)
+from geoalert.messages.area import (
+    AreaError,
+    WacCircle,
+    WacPolygon,
+    covering_polygons,
+    decode_wac,
+    encode_wac,
+    hole_free_parts,
 )
 from geoalert.messages.cbs import (
     DCS_GSM7_LANGUAGE_IN_BODY,
@@ -266,3 +277,90 @@ def test_first_thursday():
     assert first_thursday(2024, 2).isoformat() == "2024-02-01"
     assert first_thursday(2024, 3).isoformat() == "2024-03-07"
     assert first_thursday(2025, 1).isoformat() == "2025-01-02"
+
+
+# Warning area coordinates (ATIS-0700041 5.2 coding, the SBc-AP Warning Area Coordinates IE).
+# The UMTS PDU of AOSP's testCreateMessageFromBinary ends with WAC: a 2-octet little-endian length,
+# then shapes; the first circle and polygon decode to the values that test asserts.
+AOSP_WAC = bytes.fromhex("EA013028B53640A4BF600063204C8FCD063F341AF67167E683CF01215F1E40100C05")
+
+
+def test_wac_matches_reference_decoder():
+    assert int.from_bytes(AOSP_WAC[:2], "little") == 490  # length of the full set in the PDU
+    shapes, wait = decode_wac(AOSP_WAC[2:])
+    assert wait == 5
+    circle, polygon = shapes
+    assert (circle.lat, circle.lon) == (37.41462707519531, -122.08093643188477)
+    assert circle.radius_km * 1000 == 1546.875
+    assert polygon.vertices == (
+        (11.109967231750488, 22.219934463500977),
+        (33.32998752593994, 44.43995475769043),
+        (55.549964904785156, -56.560020446777344),
+    )
+    assert encode_wac(shapes, maximum_wait_time_s=None) == AOSP_WAC[2:-3]
+    assert encode_wac([], maximum_wait_time_s=5) == AOSP_WAC[-3:]
+
+
+def test_wac_refuses_what_it_cannot_code():
+    with pytest.raises(AreaError, match="at least 3"):
+        encode_wac([WacPolygon(((50.0, 4.0), (50.1, 4.0)))])
+    big = WacPolygon(tuple((50 + i * 1e-3, 4.0 + (i % 2) * 1e-3) for i in range(100)))
+    assert len(encode_wac([big])) == 2 + 550
+    with pytest.raises(AreaError, match="1104 octets; at most 1024"):
+        encode_wac([big, big])
+    with pytest.raises(AreaError, match="outside"):
+        encode_wac([WacCircle(95.0, 4.0, 1.0)])
+
+
+def _decoded_cover(shapes):
+    decoded, _ = decode_wac(encode_wac(shapes))
+    return shapely.union_all([s.to_shapely() for s in decoded])
+
+
+@st.composite
+def wiggly_zones(draw):
+    """Star-shaped polygons around Brussels, up to 3,000 vertices, sometimes with a hole."""
+    n = draw(st.integers(3, 3000))
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    radius_deg = draw(st.floats(0.001, 0.5))
+    angles = np.sort(rng.uniform(0, 2 * np.pi, n))
+    r = radius_deg * rng.uniform(0.3, 1.0, n)
+    ring = np.column_stack([4.35 + 1.6 * r * np.cos(angles), 50.85 + r * np.sin(angles)])
+    polygon = shapely.make_valid(shapely.Polygon(ring))
+    if draw(st.booleans()):
+        polygon = polygon.difference(shapely.Point(4.35, 50.85).buffer(radius_deg * 0.2))
+    polygons = [p for p in shapely.get_parts(polygon) if p.geom_type == "Polygon" and p.area > 0]
+    return shapely.MultiPolygon(polygons) if polygons else shapely.box(4.3, 50.8, 4.4, 50.9)
+
+
+@settings(max_examples=15, deadline=None)
+@given(wiggly_zones())
+def test_simplified_warning_area_fits_and_covers_the_zone(zone):
+    shapes = covering_polygons(zone, "EPSG:3812", max_vertices=100)
+    assert len(encode_wac(shapes)) <= 1024
+    assert sum(len(s.vertices) for s in shapes) <= 100
+    assert _decoded_cover(shapes).covers(zone)
+
+
+def test_covering_stays_close_for_simple_zones():
+    box = shapely.box(4.30, 50.80, 4.40, 50.90)
+    shapes = covering_polygons(box, "EPSG:3812")
+    assert [len(s.vertices) for s in shapes] == [4]
+    assert _decoded_cover(shapes).area / box.area < 1.01
+    # A hole is kept by cutting the ring in hole-free pieces, not filled.
+    holed = box.difference(shapely.box(4.33, 50.83, 4.37, 50.87))
+    cover = _decoded_cover(covering_polygons(holed, "EPSG:3812"))
+    assert cover.covers(holed)
+    assert cover.area / holed.area < 1.02
+
+
+def test_hole_free_parts_union_is_the_polygon():
+    outer = shapely.box(0, 0, 10, 10)
+    holed = outer.difference(shapely.box(2, 2, 4, 4)).difference(shapely.box(6, 6, 8, 8))
+    holed = holed.difference(
+        shapely.Polygon([(1, 5), (9, 5), (9, 5.5), (1.5, 5.5), (1.5, 9), (1, 9)])
+    )
+    parts = hole_free_parts(holed)
+    assert all(not p.interiors for p in parts)
+    assert shapely.union_all(parts).symmetric_difference(holed).area < 1e-9
