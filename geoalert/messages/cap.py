@@ -367,8 +367,8 @@ def _area_description(touched: gpd.GeoDataFrame, language: str) -> str:
             continue
         if row.level == "province" and row.region_code in covered:
             continue
-        name = getattr(row, column, None) or row.name
-        names.append(str(name))
+        name = getattr(row, column, None)
+        names.append(str(name if isinstance(name, str) and name else row.name))
     if len(names) <= _NAMED_AREAS:
         return ", ".join(names)
     others = _OTHERS.get(lang, _OTHERS["en"])
