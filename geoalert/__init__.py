@@ -6,3 +6,8 @@ estimate of the population present in it now.
 """
 
 __version__ = "0.1.0"
+
+from geoalert.engine import Engine, Resolution
+from geoalert.zones import ZoneError
+
+__all__ = ["Engine", "Resolution", "ZoneError", "__version__"]

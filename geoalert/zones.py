@@ -33,7 +33,14 @@ from shapely.geometry.base import BaseGeometry
 
 from geoalert.settings import Settings, get_settings
 
-__all__ = ["Zone", "ZoneError", "from_metric", "parse_zone", "to_metric"]
+__all__ = [
+    "Zone",
+    "ZoneError",
+    "from_metric",
+    "parse_zone",
+    "to_geojson",
+    "to_metric",
+]
 
 FORMS = "a GeoJSON Polygon, MultiPolygon, Feature or FeatureCollection, or a circle, corridor, area or union"
 _NOT_AREAL = ("Point", "MultiPoint", "LineString", "MultiLineString")
@@ -65,14 +72,14 @@ class Zone:
     def to_dict(self) -> dict:
         """``{"geometry": GeoJSON in full float precision, "area_km2", "warnings"}``."""
         return {
-            "geometry": _geojson(self.geometry),
+            "geometry": to_geojson(self.geometry),
             "area_km2": self.area_km2,
             "warnings": list(self.warnings),
         }
 
 
-def _geojson(geometry: BaseGeometry) -> dict:
-    """GeoJSON mapping with lists (not tuples) and Python floats (full precision)."""
+def to_geojson(geometry: BaseGeometry) -> dict:
+    """GeoJSON mapping with lists and Python floats in full precision (``repr`` round-trips)."""
     return json.loads(json.dumps(mapping(geometry)))
 
 

@@ -1,0 +1,194 @@
+"""The engine: a world loaded once, zones resolved into cells, contacts and population.
+
+>>> engine = Engine.open("/data/world")                        # doctest: +SKIP
+>>> res = engine.resolve({"area": "21004"}, include=["cells"])  # doctest: +SKIP
+>>> res.to_dict()["zone"]["area_km2"]                           # doctest: +SKIP
+
+Each part of a resolution (``cells``, ``addresses``, ...) is computed by its own module
+registered in :data:`geoalert.parts.PARTS`; their indexes are built once in
+:meth:`Engine.open`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from shapely.geometry.base import BaseGeometry
+
+from geoalert.parts import PARTS, Part, PartResult, Request, load_part
+from geoalert.settings import Settings, get_settings
+from geoalert.zones import Zone, ZoneError, parse_zone
+from geodata.stores import open_store
+
+__all__ = ["Engine", "Resolution"]
+
+
+@dataclass(frozen=True, eq=False)
+class Resolution:
+    """What a zone resolved into.
+
+    Attributes
+    ----------
+    zone : Zone
+        The zone resolved (exact geometry, area, warnings).
+    parts : mapping of str to part result
+        Each included part's result, in ``include`` order (``res["cells"].cell_ids``...).
+    """
+
+    zone: Zone
+    parts: Mapping[str, PartResult]
+
+    def __getitem__(self, name: str) -> PartResult:
+        return self.parts[name]
+
+    def to_dict(self) -> dict:
+        """Plain JSON: ``{"zone": {...}, "cells": [...], ...}`` with the included parts."""
+        out = {"zone": self.zone.to_dict()}
+        for part in self.parts.values():
+            out.update(part.to_dict())
+        return out
+
+
+class Engine:
+    """A world loaded in memory with every part's index, ready to resolve zones.
+
+    Open with :meth:`open`; the constructor takes already-built pieces.
+    """
+
+    def __init__(
+        self,
+        store: Any,
+        areas: Mapping[str, BaseGeometry],
+        extent: tuple[float, float, float, float],
+        indexes: Mapping[str, Any],
+        settings: Settings,
+    ):
+        self.store = store
+        self.areas = areas
+        self.extent = extent
+        self.indexes = dict(indexes)
+        self.settings = settings
+        self._parts: dict[str, Part] = {name: load_part(name) for name in self.indexes}
+
+    @classmethod
+    def open(
+        cls,
+        data_dir: str | Path,
+        db: str | None = None,
+        *,
+        include: Iterable[str] | None = None,
+        settings: Settings | None = None,
+    ) -> Engine:
+        """Load a world and build every part's index.
+
+        Parameters
+        ----------
+        data_dir : path
+            World directory (``geoalert demo-data`` output).
+        db : str, optional
+            PostGIS store URL; the embedded store of ``data_dir`` when omitted.
+        include : iterable of str, optional
+            Parts to load (default: every registered part).
+        settings : Settings, optional
+            Defaults to :func:`geoalert.settings.get_settings`.
+        """
+        settings = settings or get_settings()
+        store = open_store(data_dir, db, metric_crs=settings.metric_crs)
+        areas = store.read_areas()
+        names = _known(include, "include") if include is not None else list(PARTS)
+        indexes = {name: load_part(name).load(store, settings) for name in names}
+        return cls(
+            store,
+            dict(zip(areas["code"], areas.geometry.values, strict=True)),
+            tuple(float(v) for v in areas.total_bounds),
+            indexes,
+            settings,
+        )
+
+    @property
+    def operators(self) -> dict[str, str]:
+        """Operator MNC -> name, from the cells of the world."""
+        cells = self.indexes.get("cells")
+        return cells.operator_names if cells is not None else {}
+
+    def zone(self, value: object) -> Zone:
+        """Parse and check a zone against this world (area codes, extent)."""
+        if isinstance(value, Zone):
+            return value
+        return parse_zone(value, areas=self.areas, extent=self.extent, settings=self.settings)
+
+    def resolve(
+        self,
+        zone: object,
+        include: Iterable[str] | None = None,
+        operators: Iterable[str] | None = None,
+        at: datetime | str | None = None,
+        policy: str | Mapping[str, str] = "intersects",
+        message: str | None = None,
+    ) -> Resolution:
+        """Resolve a zone into the included parts.
+
+        Parameters
+        ----------
+        zone : dict, str or Zone
+            Any zone form (:mod:`geoalert.zones`), or an already parsed :class:`Zone`.
+        include : iterable of str, optional
+            Parts to compute (``"cells"``, ``"addresses"``, ``"contacts"``,
+            ``"population"``); every loaded part when omitted.
+        operators : iterable of str, optional
+            Operator MNCs (``"01"``); every operator when omitted.
+        at : datetime or ISO 8601 str, optional
+            Time for the population part.
+        policy : str or mapping of str to str
+            Cell selection policy (``"intersects"``, ``"centroid"``, ``"overlap>=0.5"``),
+            or one per operator MNC.
+        message : str, optional
+            Message text, for costs.
+
+        Raises
+        ------
+        ZoneError
+            A bad zone, an unknown part, operator or policy.
+        """
+        names = list(self.indexes) if include is None else _known(include, "include", self._parts)
+        request = Request(self._operators(operators), at, policy, message)
+        parsed = self.zone(zone)
+        done: dict[str, PartResult] = {}
+        for name in names:
+            self._compute(name, parsed, request, done)
+        return Resolution(parsed, {name: done[name] for name in names})
+
+    def _compute(self, name: str, zone: Zone, request: Request, done: dict) -> None:
+        if name in done:
+            return
+        part = self._parts[name]
+        for required in part.requires:
+            self._compute(required, zone, request, done)
+        done[name] = part.resolve(self.indexes[name], zone, request, done)
+
+    def _operators(self, operators: Iterable[str] | None) -> tuple[str, ...] | None:
+        if operators is None:
+            return None
+        if isinstance(operators, str):
+            operators = [operators]
+        known = self.operators
+        chosen = tuple(operators)
+        for i, op in enumerate(chosen):
+            if op not in known:
+                listed = ", ".join(f"{mnc} ({name})" for mnc, name in known.items())
+                raise ZoneError(f"operators[{i}]: unknown operator {op!r}; known: {listed}")
+        return tuple(sorted(set(chosen)))
+
+
+def _known(names: Iterable[str], where: str, known: Mapping[str, Any] = PARTS) -> list[str]:
+    if isinstance(names, str):
+        names = [names]
+    names = list(names)
+    for i, name in enumerate(names):
+        if name not in known:
+            raise ZoneError(f"{where}[{i}]: unknown part {name!r}; available: {', '.join(known)}")
+    return list(dict.fromkeys(names))

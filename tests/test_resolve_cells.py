@@ -1,0 +1,262 @@
+"""Zones to cells: exact against a brute-force oracle and PostGIS, policies, result shape.
+
+Cells come from a synthetic world of sector wedges written in the world schema (with real
+municipality and province outlines), so that these tests do not need the demo world.
+"""
+
+from __future__ import annotations
+
+import json
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import shapely
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import geoalert
+from cells.index import CellIndex
+from geoalert.zones import ZoneError
+
+OPERATORS = {"01": "Proximus", "10": "Orange Belgium", "20": "Telenet/BASE"}
+#: Synthetic world: a box around Brussels and Walloon/Flemish Brabant.
+BOX = (4.0, 50.6, 4.8, 51.0)
+
+
+def sector_cells(n_sites: int, box: tuple[float, float, float, float], seed: int = 0):
+    """Sector coverage wedges (3 per site, 20-40 vertices) in the ``cells.parquet`` schema."""
+    rng = np.random.default_rng(seed)
+    rows, geoms = [], []
+    for site in range(n_sites):
+        lon, lat = rng.uniform(box[0], box[2]), rng.uniform(box[1], box[3])
+        op = list(OPERATORS)[site % 3]
+        reach = rng.uniform(300, 4000)
+        first = rng.uniform(0, 360)
+        for sector in range(3):
+            azimuth = (first + 120 * sector) % 360
+            k = int(rng.integers(18, 38))
+            angle = np.radians(np.linspace(azimuth - 60, azimuth + 60, k))
+            dx = reach * np.sin(angle) / (111_320 * np.cos(np.radians(lat)))
+            dy = reach * np.cos(angle) / 111_320
+            ring = np.vstack([[lon, lat], np.column_stack([lon + dx, lat + dy]), [lon, lat]])
+            geoms.append(shapely.Polygon(ring))
+            rows.append(
+                {
+                    "cell_id": f"206-{op}-{10000 + site}-{sector + 1}",
+                    "mcc": np.int16(206),
+                    "operator": op,
+                    "operator_name": OPERATORS[op],
+                    "site_id": f"S{site:05d}",
+                    "radio": "4G",
+                    "band": "B20 800",
+                    "freq_mhz": np.int16(800),
+                    "azimuth": azimuth,
+                    "site_lon": lon,
+                    "site_lat": lat,
+                    "range_m": reach,
+                }
+            )
+    return gpd.GeoDataFrame(rows, geometry=geoms, crs="EPSG:4326")
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    from geodata import priors
+    from geodata.synth.areas import build_areas
+
+    out = tmp_path_factory.mktemp("cells_world")
+    build_areas(priors.municipalities(), "EPSG:3812").to_parquet(out / "areas.parquet")
+    sector_cells(1500, BOX).to_parquet(out / "cells.parquet")
+    return out
+
+
+@pytest.fixture(scope="module")
+def engine(world):
+    return geoalert.Engine.open(world, include=["cells"])
+
+
+@pytest.fixture(scope="module")
+def cells(engine) -> CellIndex:
+    return engine.indexes["cells"].index
+
+
+def oracle(cells: CellIndex, zone, operators=None) -> list[str]:
+    """Brute force: GEOS intersects on every cell, no index, no shortcut."""
+    hit = shapely.intersects(cells.geometry, zone)
+    if operators is not None:
+        hit &= np.isin(cells.operator, operators)
+    return sorted(cells.cell_id[hit].tolist())
+
+
+def resolved(engine, zone, **kwargs) -> list[str]:
+    res = engine.resolve(zone, include=["cells"], **kwargs)
+    return sorted(c["cell_id"] for c in res.to_dict()["cells"])
+
+
+def test_municipalities_and_provinces_match_the_oracle(engine, cells):
+    areas = engine.store.read_areas()
+    inside = areas.cx[BOX[0] : BOX[2], BOX[1] : BOX[3]]
+    codes = inside["code"].tolist()
+    assert len(codes) > 40
+    for code in codes:
+        res = engine.resolve({"area": code}, include=["cells"])
+        expected = oracle(cells, engine.areas[code])
+        assert sorted(res["cells"].cell_ids.tolist()) == expected, code
+
+
+@pytest.mark.parametrize("radius_m", [150, 1_000, 7_500, 30_000])
+def test_circles_match_the_oracle(engine, cells, radius_m):
+    rng = np.random.default_rng(radius_m)
+    for lon, lat in rng.uniform(BOX[:2], BOX[2:], (15, 2)):
+        zone = {"circle": {"lon": lon, "lat": lat, "radius_m": radius_m}}
+        res = engine.resolve(zone, include=["cells"])
+        assert sorted(res["cells"].cell_ids.tolist()) == oracle(cells, res.zone.geometry)
+
+
+def test_corridors_match_the_oracle(engine, cells):
+    rng = np.random.default_rng(7)
+    for _ in range(15):
+        line = rng.uniform(BOX[:2], BOX[2:], (int(rng.integers(2, 6)), 2)).tolist()
+        zone = {"corridor": {"line": {"type": "LineString", "coordinates": line}, "width_m": 300}}
+        res = engine.resolve(zone, include=["cells"])
+        assert sorted(res["cells"].cell_ids.tolist()) == oracle(cells, res.zone.geometry)
+
+
+def _touching_zone(cells: CellIndex, data) -> shapely.Polygon:
+    """A zone sharing a vertex or an edge with a cell, lying on either side of it."""
+    i = data.draw(st.integers(0, len(cells) - 1))
+    ring = shapely.get_coordinates(cells.geometry[i].exterior)
+    j = data.draw(st.integers(0, len(ring) - 2))
+    a, b = ring[j], ring[j + 1]
+    size = data.draw(st.floats(1e-4, 0.05))
+    side = data.draw(st.sampled_from([-1.0, 1.0]))
+    normal = np.array([-(b - a)[1], (b - a)[0]])
+    normal = side * size * normal / (np.hypot(*normal) or 1.0)
+    if data.draw(st.booleans()):  # shares the edge a-b
+        return shapely.Polygon([a, b, b + normal, a + normal])
+    return shapely.Polygon([a, a + normal, a + normal + normal[::-1] * [1, -1]])  # a vertex
+
+
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.data())
+def test_zones_touching_cells_match_the_oracle(engine, cells, data):
+    polygon = _touching_zone(cells, data)
+    if not polygon.is_valid or polygon.area == 0:
+        return
+    zone = json.loads(json.dumps(shapely.geometry.mapping(polygon)))
+    res = engine.resolve(zone, include=["cells"])
+    assert res.zone.geometry.equals_exact(polygon, 0)
+    assert sorted(res["cells"].cell_ids.tolist()) == oracle(cells, polygon)
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    centre=st.tuples(st.floats(BOX[0], BOX[2]), st.floats(BOX[1], BOX[3])),
+    radii=st.lists(st.floats(0.001, 0.08), min_size=3, max_size=40),
+)
+def test_random_star_polygons_match_the_oracle(engine, cells, centre, radii):
+    angle = np.linspace(0, 2 * np.pi, len(radii), endpoint=False)
+    ring = np.column_stack(
+        [centre[0] + np.array(radii) * np.cos(angle), centre[1] + np.array(radii) * np.sin(angle)]
+    )
+    polygon = shapely.Polygon(ring)
+    res = engine.resolve(
+        json.loads(json.dumps(shapely.geometry.mapping(polygon))), include=["cells"]
+    )
+    assert sorted(res["cells"].cell_ids.tolist()) == oracle(cells, res.zone.geometry)
+
+
+def test_operators_filter_and_unknown_operator(engine, cells):
+    zone = {"area": "21004"}
+    got = resolved(engine, zone, operators=["10"])
+    assert got == oracle(cells, engine.areas["21004"], ["10"])
+    assert got and all(c.startswith("206-10-") for c in got)
+    with pytest.raises(ZoneError, match=r"operators\[1\]: unknown operator '99'"):
+        engine.resolve(zone, include=["cells"], operators=["01", "99"])
+
+
+def test_unknown_part_and_policy_are_refused(engine):
+    with pytest.raises(ZoneError, match=r"include\[0\]: unknown part 'weather'"):
+        engine.resolve({"area": "21004"}, include=["weather"])
+    with pytest.raises(ZoneError, match=r"policy: unknown policy 'nearest'"):
+        engine.resolve({"area": "21004"}, include=["cells"], policy="nearest")
+    with pytest.raises(ZoneError, match=r"overlap share must be in \(0, 1\]"):
+        engine.resolve({"area": "21004"}, include=["cells"], policy="overlap>=1.5")
+
+
+def test_policies_nest_and_report_gaps(engine, cells):
+    zone = {"area": "21004"}
+    wide = set(resolved(engine, zone))
+    half = set(resolved(engine, zone, policy="overlap>=0.5"))
+    full = set(resolved(engine, zone, policy="overlap>=1"))
+    centre = set(resolved(engine, zone, policy="centroid"))
+    assert full <= half <= wide and centre <= wide
+    assert half and full != wide
+    geometry = engine.areas["21004"]
+    for cell_id in wide:
+        i = int(np.flatnonzero(cells.cell_id == cell_id)[0])
+        metric = engine.indexes["cells"].metric[i]
+        from geoalert.zones import to_metric
+
+        share = metric.intersection(to_metric(geometry, "EPSG:3812")).area / metric.area
+        assert (cell_id in half) == (share >= 0.5)
+        point = shapely.Point(cells.point[i])
+        assert (cell_id in centre) == geometry.intersects(point)
+    ops_wide = engine.resolve(zone, include=["cells"]).to_dict()["operators"]
+    ops_full = engine.resolve(zone, include=["cells"], policy="overlap>=1").to_dict()["operators"]
+    for op in OPERATORS:
+        # Wider selections overshoot more and undershoot less.
+        assert ops_wide[op]["overshoot_km2"] >= ops_full[op]["overshoot_km2"]
+        assert ops_wide[op]["undershoot_km2"] <= ops_full[op]["undershoot_km2"] + 1e-9
+        assert ops_full[op]["overshoot_km2"] == pytest.approx(0, abs=1e-6)
+
+
+def test_policy_per_operator(engine):
+    zone = {"area": "21004"}
+    mixed = engine.resolve(zone, include=["cells"], policy={"01": "centroid"}).to_dict()
+    assert mixed["operators"]["01"]["policy"] == "centroid"
+    assert mixed["operators"]["10"]["policy"] == "intersects"
+    alone = engine.resolve(zone, include=["cells"], policy="centroid").to_dict()
+    assert mixed["operators"]["01"]["cell_ids"] == alone["operators"]["01"]["cell_ids"]
+
+
+def test_result_is_plain_json_with_the_zone_used(engine):
+    zone = {"circle": {"lon": 4.35, "lat": 50.85, "radius_m": 2000}}
+    out = engine.resolve(zone, include=["cells"]).to_dict()
+    assert json.loads(json.dumps(out)) == out
+    used = shapely.geometry.shape(out["zone"]["geometry"])
+    assert out["zone"]["area_km2"] == pytest.approx(np.pi * 2**2, rel=0.01)
+    again = engine.resolve(out["zone"]["geometry"], include=["cells"]).to_dict()
+    assert again["cells"] == out["cells"]  # the returned geometry reproduces the result
+    cell = out["cells"][0]
+    assert set(cell) == {"cell_id", "operator", "operator_name", "site_id", "radio", "band"}
+    ids = [c["cell_id"] for c in out["cells"]]
+    for op, entry in out["operators"].items():
+        assert entry["name"] == OPERATORS[op]
+        assert entry["cell_ids"] == [i for i in ids if i.split("-")[1] == op]
+        assert entry["cell_count"] == len(entry["cell_ids"])
+        area = shapely.geometry.shape(entry["warning_area"])
+        assert area.covers(used)
+
+
+def test_warning_area_covers_a_detailed_zone_within_the_vertex_limit(engine):
+    zone = {"area": "20001"}  # a province: hundreds of vertices
+    out = engine.resolve(zone, include=["cells"], operators=["01"]).to_dict()
+    area = shapely.geometry.shape(out["operators"]["01"]["warning_area"])
+    rings = shapely.get_rings(shapely.get_parts(area))
+    assert (
+        shapely.get_num_coordinates(area) - len(rings) <= engine.settings.warning_area_max_vertices
+    )
+    assert area.covers(engine.areas["20001"])
+
+
+def test_empty_result(engine):
+    zone = {"circle": {"lon": 5.9, "lat": 50.3, "radius_m": 500}}  # outside the cells' box
+    out = engine.resolve(zone, include=["cells"]).to_dict()
+    assert out["cells"] == []
+    assert all(e["cell_count"] == 0 for e in out["operators"].values())
