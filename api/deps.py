@@ -9,7 +9,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.errors import RateLimited, Unauthenticated
 from geoalert.jurisdiction import Jurisdictions
-from geoalert.keys import ApiKey
+from geoalert.keys import authenticate
+from geodata.stores.access import KeyRecord
 
 _bearer = HTTPBearer(
     auto_error=False,
@@ -23,13 +24,13 @@ _NO_KEY = "a valid API key is required, sent as 'Authorization: Bearer <key>'"
 async def current_key(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> ApiKey:
+) -> KeyRecord:
     """The caller's key, authenticated and within its rate; 401 or 429 otherwise.
 
     A missing, unknown and revoked key get the same answer, which reveals nothing.
     """
     state = request.app.state
-    key = None if credentials is None else state.keys.authenticate(credentials.credentials)
+    key = None if credentials is None else authenticate(state.store, credentials.credentials)
     if key is None:
         raise Unauthenticated(_NO_KEY)
     wait_s = state.rate_limits.take(key.secret_hash)
@@ -48,5 +49,5 @@ def jurisdictions(request: Request) -> Jurisdictions:
     return request.app.state.jurisdictions
 
 
-Key = Annotated[ApiKey, Depends(current_key)]
+Key = Annotated[KeyRecord, Depends(current_key)]
 Territories = Annotated[Jurisdictions, Depends(jurisdictions)]

@@ -15,3 +15,8 @@ app = typer.Typer(
 @app.callback()
 def main() -> None:
     """Geospatial engine for public warning."""
+
+
+from geoalert.commands import keys  # noqa: E402, F401  # isort: skip
+from geoalert.commands import serve  # noqa: E402, F401  # isort: skip
+from geoalert.commands import resolve  # noqa: E402, F401  # isort: skip

@@ -18,7 +18,8 @@ from enum import StrEnum
 import geopandas as gpd
 import shapely
 
-from geoalert.keys import ApiKey, Role
+from geoalert.keys import Role
+from geodata.stores.access import KeyRecord
 
 
 class Action(StrEnum):
@@ -74,7 +75,7 @@ class Territory:
 COUNTRY = Territory("country", None, "Belgium")
 
 
-def require(key: ApiKey, action: Action) -> None:
+def require(key: KeyRecord, action: Action) -> None:
     """Raise :class:`NotPermitted` unless the key's role allows ``action``."""
     if action not in ROLE_ACTIONS[key.role]:
         raise NotPermitted(f"a {key.role} key may not {_VERBS[action]}")
@@ -108,14 +109,14 @@ class Jurisdictions:
         self._tolerance_m = tolerance_m
         self._grown: dict[str, shapely.Geometry] = {}
 
-    def territory(self, key: ApiKey) -> Territory:
+    def territory(self, key: KeyRecord) -> Territory:
         """The territory of a key: its area, or the country for roles bound to none."""
         if key.area_code is None:
             return COUNTRY
         row = self._areas.loc[key.area_code]
         return Territory(row["level"], key.area_code, row["name"])
 
-    def check_zone(self, key: ApiKey, zone: shapely.Geometry) -> None:
+    def check_zone(self, key: KeyRecord, zone: shapely.Geometry) -> None:
         """Raise unless the key may resolve ``zone`` (EPSG:4326 geometry).
 
         Raises
@@ -133,7 +134,7 @@ class Jurisdictions:
                 f"the zone reaches beyond this key's jurisdiction, {self.territory(key)}"
             )
 
-    def check_area(self, key: ApiKey, code: str, action: Action) -> None:
+    def check_area(self, key: KeyRecord, code: str, action: Action) -> None:
         """Raise unless the key may do ``action`` for the known area ``code``.
 
         An area is within a province's territory when it is the province or one of its

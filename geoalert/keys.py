@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import dataclass
-from datetime import datetime
 from enum import StrEnum
+
+from geodata.stores import BaseStore
+from geodata.stores.access import KeyRecord
 
 KEY_PREFIX = "gak_"
 """Every key starts with this, so a key pasted where it should not be is easy to spot."""
@@ -47,37 +48,6 @@ AREA_LEVELS: dict[Role, frozenset[str]] = {
 
 class KeySpecError(ValueError):
     """A key cannot be created as asked (unknown role, missing or wrong area)."""
-
-
-@dataclass(frozen=True, slots=True)
-class ApiKey:
-    """A stored key: everything but the secret itself.
-
-    Attributes
-    ----------
-    name : str
-        Who holds the key, as written in the audit log.
-    role : Role
-    area_code : str or None
-        NIS code of the province or municipality the key is bound to.
-    secret_hash : str
-        Hex SHA-256 of the secret.
-    created_at : datetime
-        UTC.
-    revoked_at : datetime or None
-        UTC; a revoked key authenticates nobody.
-    """
-
-    name: str
-    role: Role
-    area_code: str | None
-    secret_hash: str
-    created_at: datetime
-    revoked_at: datetime | None = None
-
-    @property
-    def active(self) -> bool:
-        return self.revoked_at is None
 
 
 def generate_key() -> str:
@@ -139,3 +109,48 @@ def check_role_area(role: str, area: str | None, area_levels: dict[str, str]) ->
     if level not in levels:
         raise KeySpecError(f"role {parsed} needs a {wanted}, but {area} is a {level}")
     return parsed
+
+
+def create_key(
+    store: BaseStore, role: str, area_code: str | None = None, name: str | None = None
+) -> tuple[str, KeyRecord]:
+    """Create and store a new key; the secret is returned once and never stored.
+
+    Parameters
+    ----------
+    store : geodata.stores.BaseStore
+    role : str
+        One of :class:`Role`'s values.
+    area_code : str, optional
+        NIS code of the province or municipality the role is bound to.
+    name : str, optional
+        Who holds the key (unique); ``"{role}-{area or 'be'}-{4 hex}"`` when omitted.
+
+    Returns
+    -------
+    secret : str
+    record : KeyRecord
+
+    Raises
+    ------
+    KeySpecError
+        Bad role or area (see :func:`check_role_area`), or an empty name.
+    geodata.stores.access.KeyExists
+        The name is taken.
+    """
+    areas = store.read_areas()
+    levels = dict(zip(areas["code"], areas["level"], strict=True))
+    parsed = check_role_area(role, area_code, levels)
+    if name is None:
+        name = f"{parsed}-{area_code or 'be'}-{secrets.token_hex(2)}"
+    if not name.strip():
+        raise KeySpecError("a key name cannot be empty")
+    secret = generate_key()
+    return secret, store.add_key(name, parsed.value, area_code, hash_key(secret))
+
+
+def authenticate(store: BaseStore, secret: str) -> KeyRecord | None:
+    """The active key whose secret this is, or None (unknown, revoked or malformed)."""
+    if not secret.startswith(KEY_PREFIX):
+        return None
+    return store.find_key_by_hash(hash_key(secret))

@@ -25,13 +25,13 @@ from geoalert.jurisdiction import (
 )
 from geoalert.keys import (
     KEY_PREFIX,
-    ApiKey,
     KeySpecError,
     Role,
     check_role_area,
     generate_key,
     hash_key,
 )
+from geodata.stores.access import KeyRecord
 
 METRIC = "EPSG:3812"
 TOLERANCE_M = 25.0
@@ -70,8 +70,8 @@ AREAS = _areas()
 JURISDICTIONS = Jurisdictions(AREAS, metric_crs=METRIC, tolerance_m=TOLERANCE_M)
 
 
-def _key(role: Role, area: str | None = None) -> ApiKey:
-    return ApiKey("test", role, area, hash_key("x"), datetime.now(UTC))
+def _key(role: Role, area: str | None = None) -> KeyRecord:
+    return KeyRecord("test", role, area, hash_key("x"), datetime.now(UTC))
 
 
 # --- keys -----------------------------------------------------------------------------------

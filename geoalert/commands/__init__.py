@@ -1,0 +1,1 @@
+"""Commands of the ``geoalert`` CLI, one module per feature, registered in :mod:`geoalert.cli`."""
