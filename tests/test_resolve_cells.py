@@ -260,3 +260,22 @@ def test_empty_result(engine):
     out = engine.resolve(zone, include=["cells"]).to_dict()
     assert out["cells"] == []
     assert all(e["cell_count"] == 0 for e in out["operators"].values())
+
+
+def test_cli_prints_the_resolution(world, tmp_path):
+    from typer.testing import CliRunner
+
+    from geoalert.cli import app
+
+    zone = tmp_path / "zone.json"
+    zone.write_text(json.dumps({"circle": {"lon": 4.35, "lat": 50.85, "radius_m": 1500}}))
+    run = CliRunner().invoke(
+        app, ["resolve", "--data", str(world), "--zone", f"@{zone}", "--operators", "01,20"]
+    )
+    assert run.exit_code == 0, run.output
+    out = json.loads(run.stdout)
+    assert out["cells"] and {c["operator"] for c in out["cells"]} <= {"01", "20"}
+    assert set(out["operators"]) == {"01", "20"}
+    bad = CliRunner().invoke(app, ["resolve", "--data", str(world), "--zone", '{"area": "99999"}'])
+    assert bad.exit_code == 2
+    assert "area: unknown area code '99999'" in bad.stderr
