@@ -20,6 +20,3 @@ def main() -> None:
 from geoalert.commands import keys  # noqa: E402, F401  # isort: skip
 from geoalert.commands import serve  # noqa: E402, F401  # isort: skip
 from geoalert.commands import resolve  # noqa: E402, F401  # isort: skip
-
-
-from geoalert.commands import resolve  # noqa: E402, F401  # isort: skip
