@@ -47,6 +47,15 @@ ESTIMATORS["blend"] = Blend(ESTIMATORS["best_server_addresses"], ESTIMATORS["sig
 COUNTRY_TILE_FACTOR = 10
 
 
+@dataclass(frozen=True)
+class ZoneCut:
+    """A zone ready for scanline sums: its edges (shape (m, 4): x_a, y_a, x_b, y_b) and area,
+    in metres in the grid's metric CRS."""
+
+    edges: np.ndarray
+    area_m2: float
+
+
 class AtError(ValueError):
     """An ``at`` that is not a timestamp, or falls in no time bucket of the presence data."""
 
@@ -274,32 +283,43 @@ class PopulationIndex:
 
     # -- zones ----------------------------------------------------------------------------
 
-    def _metric_edges(self, zone: BaseGeometry) -> np.ndarray:
+    def cut(self, zone: BaseGeometry) -> ZoneCut:
+        """The zone (Polygon/MultiPolygon, EPSG:4326) as edges in the grid's metric CRS."""
         metric = shapely.transform(zone, self._to_metric.transform, interleaved=False)
         edges, _ = polygon_edges(np.array([metric]))
-        return edges
+        return ZoneCut(edges, float(shapely.area(metric)))
 
-    def _sums(self, grid: Grid, prefix: np.ndarray, edges: np.ndarray) -> np.ndarray:
-        height = edges[:, [1, 3]].max() - edges[:, [1, 3]].min() if len(edges) else 0.0
+    @staticmethod
+    def zone_sums(grid: Grid, prefix: np.ndarray, cut: ZoneCut) -> np.ndarray:
+        """Sum of each series of ``prefix`` over the zone, shape (n_series,).
+
+        Small zones are sampled with more scanlines per row of tiles (up to 32), so that a
+        zone is crossed by at least about 64 lines.
+        """
+        ys = cut.edges[:, [1, 3]]
+        height = float(ys.max() - ys.min()) if len(ys) else 0.0
         lines = int(np.clip(np.ceil(64 * grid.size / max(height, 1.0)), 2, 32))
-        return zone_sums(grid, prefix, edges, lines)
+        return zone_sums(grid, prefix, cut.edges, lines)
 
-    def estimate(self, zone: BaseGeometry, at=None, method: str | None = None) -> RawEstimate:
-        """Raw estimate of the people present in ``zone`` (Polygon/MultiPolygon, EPSG:4326)."""
+    def estimate(
+        self, zone: BaseGeometry | ZoneCut, at=None, method: str | None = None
+    ) -> RawEstimate:
+        """Raw estimate of the people present in a zone (Polygon/MultiPolygon, EPSG:4326,
+        or its :meth:`cut`) in the bucket holding ``at``."""
         method = method or self.method
         if method not in ESTIMATORS:
             raise ValueError(
                 f"unknown population method {method!r}; expected one of {sorted(ESTIMATORS)}"
             )
         bucket = self.bucket(at)
-        edges = self._metric_edges(zone)
-        sums = self._sums(self.plan.grid, self.prefix(method, bucket), edges)
-        reference = self._sums(self.plan.grid, self.prefix(self.reference, bucket), edges)
+        cut = zone if isinstance(zone, ZoneCut) else self.cut(zone)
+        grid = self.plan.grid
+        sums = self.zone_sums(grid, self.prefix(method, bucket), cut)
+        reference = self.zone_sums(grid, self.prefix(self.reference, bucket), cut)
         people, operator_people, roamer_people = self._people(sums, bucket)
         alternative, _, _ = self._people(reference, bucket)
 
-        by_mcc = self._sums(self.country_grid, self.country_prefix(bucket), edges)
-        by_mcc = np.maximum(by_mcc, 0.0)
+        by_mcc = np.maximum(self.zone_sums(self.country_grid, self.country_prefix(bucket), cut), 0)
         mix = by_mcc / by_mcc.sum() if by_mcc.sum() > 0 else by_mcc
         roamers = {
             int(m): float(roamer_people * s)
