@@ -57,20 +57,45 @@ class Presence:
         return -1
 
 
+#: Length of a time bucket when the world does not state it (the world schema's one hour).
+BUCKET_LENGTH = pd.Timedelta(hours=1)
+
+
 def read_presence(
-    path: str | Path, cell_ids: np.ndarray, bucket_length: pd.Timedelta | None = None
+    path: str | Path, cell_ids: np.ndarray, bucket_length: pd.Timedelta = BUCKET_LENGTH
 ) -> Presence:
     """Read ``presence.parquet`` into per-bucket arrays aligned with ``cell_ids``.
 
+    See :func:`presence_from_frame`; also raises :class:`PresenceError` when the file cannot
+    be read or lacks a column.
+    """
+    path = Path(path)
+    try:
+        table = pq.read_table(path, columns=list(COLUMNS))
+    except (OSError, KeyError, ValueError) as exc:
+        raise PresenceError(f"{path}: cannot read columns {', '.join(COLUMNS)}: {exc}") from exc
+    return presence_from_frame(table.to_pandas(), cell_ids, bucket_length, where=str(path))
+
+
+def presence_from_frame(
+    frame: pd.DataFrame,
+    cell_ids: np.ndarray,
+    bucket_length: pd.Timedelta = BUCKET_LENGTH,
+    where: str = "presence",
+) -> Presence:
+    """Devices per bucket and cell from rows of the ``presence.parquet`` schema.
+
     Parameters
     ----------
-    path : path of ``presence.parquet``
+    frame : DataFrame with ``cell_id``, ``operator``, ``time`` (tz-aware bucket start),
+        ``home_mcc`` and ``devices``
     cell_ids : array of str, shape (n_cells,)
         The cells of ``cells.parquet``, in the order the arrays should follow. Cells with no
         row get zero devices.
-    bucket_length : Timedelta, optional
-        Length of each bucket (``manifest.json``); by default the smallest gap between
-        bucket starts, or one hour when there is a single bucket.
+    bucket_length : Timedelta
+        Length of each bucket (``manifest.json``; one hour by default).
+    where : str
+        Name of the source in error messages.
 
     Raises
     ------
@@ -78,23 +103,20 @@ def read_presence(
         Missing columns, null values, negative counts, naive timestamps, or cell ids that are
         not in ``cell_ids``.
     """
-    path = Path(path)
-    try:
-        table = pq.read_table(path, columns=list(COLUMNS))
-    except (OSError, KeyError, ValueError) as exc:
-        raise PresenceError(f"{path}: cannot read columns {', '.join(COLUMNS)}: {exc}") from exc
-    frame = table.to_pandas()
+    missing = [c for c in COLUMNS if c not in frame.columns]
+    if missing:
+        raise PresenceError(f"{where}: missing column(s) {', '.join(missing)}")
     for column in COLUMNS:
         if frame[column].isna().any():
             rows = np.flatnonzero(frame[column].isna().to_numpy())[:5].tolist()
-            raise PresenceError(f"{path}: column {column!r} has nulls (rows {rows})")
+            raise PresenceError(f"{where}: column {column!r} has nulls (rows {rows})")
     time = frame["time"]
     if not isinstance(time.dtype, pd.DatetimeTZDtype):
-        raise PresenceError(f"{path}: column 'time' must be timezone-aware, got {time.dtype}")
+        raise PresenceError(f"{where}: column 'time' must be timezone-aware, got {time.dtype}")
     devices = frame["devices"].to_numpy()
     if (devices < 0).any():
         rows = np.flatnonzero(devices < 0)[:5].tolist()
-        raise PresenceError(f"{path}: negative device counts (rows {rows})")
+        raise PresenceError(f"{where}: negative device counts (rows {rows})")
 
     index = pd.Index(np.asarray(cell_ids, dtype=object))
     if not index.is_unique:
@@ -103,15 +125,12 @@ def read_presence(
     if (cell < 0).any():
         unknown = pd.unique(frame["cell_id"].to_numpy(dtype=object)[cell < 0])
         raise PresenceError(
-            f"{path}: {len(unknown)} cell id(s) not in cells.parquet, e.g. {unknown[:3].tolist()}"
+            f"{where}: {len(unknown)} cell id(s) not in cells.parquet, e.g. {unknown[:3].tolist()}"
         )
 
-    times = pd.DatetimeIndex(pd.unique(time.dt.tz_convert(TIMEZONE))).sort_values()
-    bucket = times.get_indexer(time.dt.tz_convert(TIMEZONE))
-    if bucket_length is None:
-        gaps = times[1:] - times[:-1]
-        bucket_length = gaps.min() if len(gaps) else pd.Timedelta(hours=1)
-
+    local = time.dt.tz_convert(TIMEZONE)
+    times = pd.DatetimeIndex(pd.unique(local)).sort_values()
+    bucket = times.get_indexer(local)
     mcc = frame["home_mcc"].to_numpy().astype(np.int16)
     home = mcc == HOME_MCC
     domestic = np.zeros((len(times), len(index)), dtype=np.int32)

@@ -12,10 +12,8 @@ package, and it rounds, perturbs and suppresses them.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from dataclasses import dataclass
 from functools import cached_property
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -23,7 +21,7 @@ import pyproj
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from cells.presence import TIMEZONE, Presence, read_presence
+from cells.presence import TIMEZONE, Presence
 from geoalert.population.allocation import (
     Allocation,
     BestServer,
@@ -94,7 +92,7 @@ class RawEstimate:
 class PopulationIndex:
     """Estimates of the people present in any zone, per time bucket of the presence feed.
 
-    Build with :meth:`open` (a world directory) or :meth:`build` (arrays already loaded).
+    Build with :meth:`build`.
     """
 
     def __init__(
@@ -121,50 +119,6 @@ class PopulationIndex:
         self._allocations: dict[str, Allocation] = {}
         self._prefix: dict[tuple[str, int], np.ndarray] = {}
         self._country_prefix: dict[int, np.ndarray] = {}
-
-    @classmethod
-    def open(cls, data_dir: str | Path, *, metric_crs: str, method: str, tile_m: float):
-        """Open the population part of a world directory.
-
-        Reads ``cells.parquet``, ``addresses.parquet``, ``areas.parquet``, ``presence.parquet``
-        and ``manifest.json`` (bucket length), never ``truth.parquet``.
-        """
-        import geopandas as gpd
-
-        data_dir = Path(data_dir)
-        cells = gpd.read_parquet(
-            data_dir / "cells.parquet",
-            columns=[
-                "cell_id",
-                "operator",
-                "site_id",
-                "azimuth",
-                "range_m",
-                "site_lon",
-                "site_lat",
-                "geometry",
-            ],
-        )
-        addresses = gpd.read_parquet(data_dir / "addresses.parquet", columns=["geometry"])
-        xy = shapely.get_coordinates(np.asarray(addresses.geometry.values))
-        areas = gpd.read_parquet(data_dir / "areas.parquet", columns=["level", "geometry"])
-        bucket_length = None
-        manifest = data_dir / "manifest.json"
-        if manifest.exists():
-            bucket_length = _bucket_length(json.loads(manifest.read_text()))
-        presence = read_presence(
-            data_dir / "presence.parquet", cells["cell_id"].to_numpy(dtype=object), bucket_length
-        )
-        return cls.build(
-            cells,
-            xy[:, 0],
-            xy[:, 1],
-            presence,
-            areas[areas["level"] == "municipality"],
-            metric_crs=metric_crs,
-            method=method,
-            tile_m=tile_m,
-        )
 
     @classmethod
     def build(
@@ -345,16 +299,3 @@ class PopulationIndex:
         roamers = roaming / kappa
         alone = domestic / (kappa * np.where(share > 0, share, np.nan)) + roamers
         return float(domestic.sum() / kappa + roamers), alone, roamers
-
-
-def _bucket_length(manifest: dict) -> pd.Timedelta | None:
-    """Bucket length from a world manifest, when it states one."""
-    for key in ("bucket_length", "bucket_minutes", "bucket_length_minutes", "bucket_hours"):
-        if key in manifest:
-            value = manifest[key]
-            if key.endswith("minutes"):
-                return pd.Timedelta(minutes=float(value))
-            if key.endswith("hours"):
-                return pd.Timedelta(hours=float(value))
-            return pd.Timedelta(value)
-    return None

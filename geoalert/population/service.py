@@ -8,16 +8,19 @@ method that returns an unpublished number.
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
+import shapely
 from shapely.geometry.base import BaseGeometry
 
+from cells.presence import BUCKET_LENGTH, presence_from_frame
 from geoalert.population.index import PopulationIndex
 from geoalert.population.intervals import IntervalModel
 from geoalert.population.privacy import NoiseField, Publisher
-
-OPERATOR_NAMES = {"01": "Proximus", "10": "Orange Belgium", "20": "Telenet/BASE"}
 
 
 class PresentPopulation:
@@ -33,12 +36,20 @@ class PresentPopulation:
         stable for one world, unknown to whoever does not hold the operators' data.
     level : float
         Share of the truths the interval is meant to cover.
+    operator_names : dict of MNC to name, optional
     """
 
     def __init__(
-        self, index: PopulationIndex, *, k: int, secret: bytes | None = None, level: float = 0.9
+        self,
+        index: PopulationIndex,
+        *,
+        k: int,
+        secret: bytes | None = None,
+        level: float = 0.9,
+        operator_names: dict[str, str] | None = None,
     ) -> None:
         self._index = index
+        self.operator_names = {mnc: (operator_names or {}).get(mnc, mnc) for mnc in self.operators}
         if secret is None:
             digest = hashlib.sha256(index.presence.domestic.tobytes())
             digest.update(index.presence.roaming.tobytes())
@@ -47,13 +58,29 @@ class PresentPopulation:
         self._noise = NoiseField(index.plan.grid, secret, sd=k)
 
     @classmethod
-    def open(cls, data_dir: str | Path, settings=None) -> PresentPopulation:
-        """Open a world directory with the engine's settings (``geoalert.settings``)."""
-        from geoalert.settings import get_settings
+    def load(cls, store, settings) -> PresentPopulation:
+        """Build from a world store (``geodata.stores``) with the engine's settings.
 
-        settings = settings or get_settings()
-        index = PopulationIndex.open(
-            data_dir,
+        Reads the cells, addresses, areas and presence of the store, and the bucket length
+        from the world's ``manifest.json`` when the store has a directory; never the truth.
+        """
+        cells = store.read_cells()
+        bucket_length = BUCKET_LENGTH
+        manifest = Path(getattr(store, "data_dir", "")) / "manifest.json"
+        if manifest.is_file():
+            stated = json.loads(manifest.read_text()).get("buckets", {}).get("length")
+            bucket_length = pd.Timedelta(stated) if stated else BUCKET_LENGTH
+        presence = presence_from_frame(
+            store.read_presence(), cells["cell_id"].to_numpy(dtype=object), bucket_length
+        )
+        xy = shapely.get_coordinates(np.asarray(store.read_addresses().geometry.values))
+        areas = store.read_areas()
+        index = PopulationIndex.build(
+            cells,
+            xy[:, 0],
+            xy[:, 1],
+            presence,
+            areas[areas["level"] == "municipality"],
             metric_crs=settings.metric_crs,
             method=settings.population_method,
             tile_m=settings.population_tile_m,
@@ -64,6 +91,7 @@ class PresentPopulation:
             k=settings.k_anonymity,
             secret=secret.encode() if secret else None,
             level=settings.population_interval_level,
+            operator_names=dict(zip(cells["operator"], cells["operator_name"], strict=True)),
         )
 
     @property
@@ -113,8 +141,8 @@ class PresentPopulation:
         noise_prefix = self._noise.prefix(raw.at.isoformat())
         noise = float(index.zone_sums(index.plan.grid, noise_prefix, cut)[0])
         shown = {
-            mnc: OPERATOR_NAMES.get(mnc, mnc)
-            for mnc in self.operators
+            mnc: name
+            for mnc, name in self.operator_names.items()
             if operators is None or mnc in operators
         }
         positions = [self.operators.index(mnc) for mnc in shown]
