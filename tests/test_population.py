@@ -147,8 +147,9 @@ def test_read_presence_aligns_cells_and_buckets(tmp_path):
     assert p.domestic.tolist() == [[0, 7, 0], [3, 0, 0]]
     assert p.roaming_mcc.tolist() == [208, 262]
     assert p.roaming[0, 0].tolist() == [2, 0] and p.roaming[1, 1].tolist() == [0, 4]
-    assert p.bucket_length == pd.Timedelta(hours=11)
+    assert p.bucket_length == pd.Timedelta(hours=1)  # the world schema's, unless stated
     assert p.bucket_at(T0 + pd.Timedelta(hours=11, minutes=5)) == 1
+    assert p.bucket_at(T0 + pd.Timedelta(hours=1)) == -1
     assert p.bucket_at(T0 - pd.Timedelta(minutes=1)) == -1
 
 
