@@ -64,7 +64,8 @@ def write_parquet(frame: pd.DataFrame, path: str | Path) -> None:
                 **PARQUET_OPTIONS,
             )
         else:
-            table = pa.Table.from_pandas(frame, preserve_index=False)
+            # No pandas metadata: list columns then read back as plain object columns.
+            table = pa.Table.from_pandas(frame, preserve_index=False).replace_schema_metadata()
             pq.write_table(table, tmp, **PARQUET_OPTIONS)
 
 
