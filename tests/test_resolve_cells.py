@@ -10,6 +10,7 @@ import json
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pytest
 import shapely
 from hypothesis import HealthCheck, given, settings
@@ -68,6 +69,17 @@ def world(tmp_path_factory):
     out = tmp_path_factory.mktemp("cells_world")
     build_areas(priors.municipalities(), "EPSG:3812").to_parquet(out / "areas.parquet")
     sector_cells(1500, BOX).to_parquet(out / "cells.parquet")
+    # No addresses nor presence: empty layers keep the world loadable into PostGIS.
+    addresses = {"address_id": np.zeros(0, np.int64), "municipality": np.zeros(0, str)}
+    gpd.GeoDataFrame(addresses, geometry=[], crs="EPSG:4326").to_parquet(out / "addresses.parquet")
+    presence = {
+        "cell_id": np.zeros(0, str),
+        "operator": np.zeros(0, str),
+        "time": pd.to_datetime(np.zeros(0, "datetime64[ns]")).tz_localize("Europe/Brussels"),
+        "home_mcc": np.zeros(0, np.int16),
+        "devices": np.zeros(0, np.int32),
+    }
+    pd.DataFrame(presence).to_parquet(out / "presence.parquet")
     return out
 
 
@@ -279,3 +291,90 @@ def test_cli_prints_the_resolution(world, tmp_path):
     bad = CliRunner().invoke(app, ["resolve", "--data", str(world), "--zone", '{"area": "99999"}'])
     assert bad.exit_code == 2
     assert "area: unknown area code '99999'" in bad.stderr
+
+
+# -- parity with PostGIS ST_Intersects on EPSG:4326 --------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def cells_db(postgis, world):
+    """A database of its own holding the synthetic world, loaded by the PostGIS store."""
+    from geoalert.testing.postgis import create_database, drop_database
+    from geodata.stores.load import load_world
+
+    url = create_database(postgis, "cells_parity")
+    load_world(world, url, progress=False)
+    yield url
+    drop_database(url)
+
+
+@pytest.fixture(scope="module")
+def st_intersects(cells_db):
+    """Cell ids for which PostGIS ``ST_Intersects(coverage, zone)`` holds (GiST index)."""
+    import psycopg
+    import sqlalchemy as sa
+
+    from geoalert.zones import to_geojson
+
+    dsn = sa.make_url(cells_db).set(drivername="postgresql").render_as_string(False)
+    conn = psycopg.connect(dsn, autocommit=True)
+    sql = "SELECT cell_id FROM cells WHERE ST_Intersects(geometry, ST_GeomFromGeoJSON(%s))"
+
+    def query(geometry) -> list[str]:
+        rows = conn.execute(sql, (json.dumps(to_geojson(geometry)),)).fetchall()
+        return sorted(row[0] for row in rows)
+
+    yield query
+    conn.close()
+
+
+def _cells_of(engine, zone) -> tuple[list[str], shapely.Geometry]:
+    res = engine.resolve(zone, include=["cells"])
+    return sorted(res["cells"].cell_ids.tolist()), res.zone.geometry
+
+
+@pytest.mark.postgis
+def test_postgis_parity_municipalities_and_provinces(engine, st_intersects):
+    areas = engine.store.read_areas()
+    codes = areas.cx[BOX[0] : BOX[2], BOX[1] : BOX[3]]["code"].tolist()
+    for code in codes:
+        got, geometry = _cells_of(engine, {"area": code})
+        assert got == st_intersects(geometry), code
+
+
+@pytest.mark.postgis
+def test_postgis_parity_circles_and_corridors(engine, st_intersects):
+    rng = np.random.default_rng(11)
+    for lon, lat in rng.uniform(BOX[:2], BOX[2:], (20, 2)):
+        radius = float(rng.choice([200, 1_000, 5_000, 20_000]))
+        got, geometry = _cells_of(engine, {"circle": {"lon": lon, "lat": lat, "radius_m": radius}})
+        assert got and got == st_intersects(geometry)
+    for _ in range(20):
+        line = rng.uniform(BOX[:2], BOX[2:], (int(rng.integers(2, 6)), 2)).tolist()
+        width = float(rng.choice([50, 500, 3_000]))
+        zone = {"corridor": {"line": {"type": "LineString", "coordinates": line}, "width_m": width}}
+        got, geometry = _cells_of(engine, zone)
+        assert got == st_intersects(geometry)
+
+
+@pytest.mark.postgis
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.data())
+def test_postgis_parity_zones_touching_cells(engine, cells, st_intersects, data):
+    polygon = _touching_zone(cells, data)
+    if not polygon.is_valid or polygon.area == 0:
+        return
+    got, geometry = _cells_of(engine, json.loads(json.dumps(shapely.geometry.mapping(polygon))))
+    assert got == st_intersects(geometry)
+
+
+@pytest.mark.postgis
+def test_engine_on_the_postgis_store_resolves_the_same_cells(world, engine, cells_db):
+    on_postgis = geoalert.Engine.open(world, db=cells_db, include=["cells"])
+    for zone in ({"area": "21004"}, {"circle": {"lon": 4.4, "lat": 50.8, "radius_m": 3000}}):
+        assert (
+            on_postgis.resolve(zone, include=["cells"]).to_dict()
+            == engine.resolve(zone, include=["cells"]).to_dict()
+        )
