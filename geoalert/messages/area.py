@@ -60,8 +60,9 @@ class WacCircle:
 def _quantise(lat: float, lon: float) -> tuple[int, int]:
     if not (-90 <= lat <= 90 and -180 <= lon <= 180):
         raise AreaError(f"coordinate lat={lat}, lon={lon} is outside the WGS84 range")
-    q_lat = min(math.floor((lat + 90) / 180 * _STEPS), _STEPS - 1)
-    q_lon = min(math.floor((lon + 180) / 360 * _STEPS), _STEPS - 1)
+    # The tiny nudge makes decoded coordinates (exact grid points) code back to themselves.
+    q_lat = min(math.floor((lat + 90) / 180 * _STEPS + 1e-6), _STEPS - 1)
+    q_lon = min(math.floor((lon + 180) / 360 * _STEPS + 1e-6), _STEPS - 1)
     return q_lat, q_lon
 
 
@@ -190,13 +191,19 @@ def hole_free_parts(geometry: shapely.Geometry) -> list[shapely.Polygon]:
     return done
 
 
-def _as_wac(metric: shapely.Geometry, metric_crs: str) -> list[WacPolygon]:
-    """Hole-free pieces of a metric geometry as WAC polygons in lat/lon."""
+def wac_polygons(geometry: shapely.Geometry) -> list[WacPolygon]:
+    """The exterior rings of a (multi)polygon in lon/lat as WAC polygons, e.g. a warning area
+    decoded earlier, which codes back to the same octets."""
     shapes = []
-    for part in hole_free_parts(from_metric(metric, metric_crs)):
+    for part in _polygons(geometry):
         ring = shapely.get_coordinates(part.exterior)[:-1]
         shapes.append(WacPolygon(tuple(zip(ring[:, 1].tolist(), ring[:, 0].tolist(), strict=True))))
     return shapes
+
+
+def _as_wac(metric: shapely.Geometry, metric_crs: str) -> list[WacPolygon]:
+    """Hole-free pieces of a metric geometry as WAC polygons in lat/lon."""
+    return wac_polygons(shapely.MultiPolygon(hole_free_parts(from_metric(metric, metric_crs))))
 
 
 def covering_polygons(

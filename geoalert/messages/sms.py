@@ -13,8 +13,12 @@ its SIM) that the alert has, else the alert's default language.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
 
 from geoalert.messages.alphabet import is_gsm7, split_text, text_length
 
@@ -210,3 +214,37 @@ def sms_request(
         "cost_eur": round(segments_total * segment_cost_eur, 2),
         "cost_is_upper_bound": withheld,
     }
+
+
+def devices_by_operator(
+    presence: pd.DataFrame, cell_ids: Iterable[str], at: dt.datetime | None = None
+) -> dict[str, dict[int, int]]:
+    """Devices attached to some cells, per operator and home MCC, in the bucket of ``at``.
+
+    Parameters
+    ----------
+    presence : the presence feed (``cell_id``, ``operator``, ``time``, ``home_mcc``, ``devices``)
+    cell_ids : the selected cells
+    at : when the SMS goes out (tz-aware; now by default). If the feed has no bucket holding
+        it, the bucket of the same time of day is used: the last one starting at or before it.
+    """
+    if presence.empty:
+        return {}
+    times = pd.DatetimeIndex(sorted(presence["time"].unique()))
+    when = pd.Timestamp(at or dt.datetime.now(dt.UTC)).tz_convert(times.tz)
+    lengths = np.diff(times.asi8)
+    length = pd.Timedelta(int(lengths.min()) if len(lengths) else 3_600_000_000_000)
+    inside = (times <= when) & (when < times + length)
+    if inside.any():
+        bucket = times[inside][-1]
+    else:
+        of_day = (times - times.normalize()).asi8
+        now_of_day = (when - when.normalize()).value
+        earlier = of_day <= now_of_day
+        bucket = times[earlier][-1] if earlier.any() else times[-1]
+    rows = presence[(presence["time"] == bucket) & presence["cell_id"].isin(set(cell_ids))]
+    sums = rows.groupby(["operator", "home_mcc"])["devices"].sum()
+    out: dict[str, dict[int, int]] = {}
+    for (op, mcc), n in sums.items():
+        out.setdefault(str(op), {})[int(mcc)] = int(n)
+    return out
