@@ -22,4 +22,3 @@ from geoalert.commands import serve  # noqa: E402, F401  # isort: skip
 from geoalert.commands import resolve  # noqa: E402, F401  # isort: skip
 from geoalert.commands import messages  # noqa: E402, F401  # isort: skip
 from geoalert.commands import demo_data  # noqa: E402, F401  # isort: skip
-from geoalert.commands import demo_data  # noqa: E402, F401  # isort: skip
