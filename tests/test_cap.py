@@ -356,3 +356,101 @@ def test_random_zones_round_trip(parts, areas):
     xml = _build(zone, None, ["nl", "fr"])
     back = parse_cap(xml).zone()
     assert _same_zone(zone, back, areas)
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    from geoalert.testing.tiny_world import write_tiny_world
+
+    return write_tiny_world(tmp_path_factory.mktemp("cap_world"))
+
+
+def test_cli_cap_resolve_broadcast_update_cancel(tiny, tmp_path, schema):
+    import json
+
+    from typer.testing import CliRunner
+
+    from geoalert.cli import app
+
+    run = CliRunner().invoke
+    zone = '{"circle": {"lon": 4.40, "lat": 50.83, "radius_m": 2000}}'
+    args = ["cap", "--data", str(tiny), "--zone", zone, "--event", "Fire", "--severity", "Severe",
+            "--urgency", "Immediate", "--certainty", "Observed", "--text", "nl=Sluit ramen",
+            "--text", "fr=Fermez les fenêtres", "--expires", "6h"]  # fmt: skip
+    out = run(app, args)
+    assert out.exit_code == 0, out.output
+    schema.validate(out.stdout)
+    alert = parse_cap(out.stdout)
+    assert [code for _, code in alert.infos[0].areas[0].geocodes] == ["21001", "21004"]
+    assert alert.infos[1].areas[0].description == "Anderlecht, Bruxelles"
+    cap_file = tmp_path / "alert.xml"
+    cap_file.write_text(out.stdout)
+
+    resolved = run(
+        app, ["resolve", "--data", str(tiny), "--cap", str(cap_file), "--include", "cells"]
+    )
+    assert resolved.exit_code == 0, resolved.output
+    direct = run(app, ["resolve", "--data", str(tiny), "--zone", zone, "--include", "cells"])
+    assert json.loads(resolved.stdout)["cells"] == json.loads(direct.stdout)["cells"]
+
+    sent = run(
+        app,
+        [
+            "broadcast",
+            "--data",
+            str(tiny),
+            "--cap",
+            str(cap_file),
+            "--at",
+            "2025-03-12T09:00:00+01:00",
+        ],
+    )
+    assert sent.exit_code == 0, sent.output
+    live = json.loads(sent.stdout)
+    assert live["alert"]["level"] == "level-3" and live["alert"]["message_identifier"] == 4375
+    cb = {r["operator"]: r for r in live["cell_broadcast"]}
+    assert set(cb) == {c["operator"] for c in json.loads(direct.stdout)["cells"]}
+    assert all(0 < r["warning_area_coordinates_octets"] <= 1024 for r in cb.values())
+    assert all(r["number_of_broadcasts_requested"] == 360 for r in cb.values())
+    sms = live["alert_sms"]
+    assert [r["operator"] for r in sms] == sorted(cb)
+    assert all(m["segments"] == 1 for r in sms for m in r["messages"])
+    live_file = tmp_path / "live.json"
+    live_file.write_text(sent.stdout)
+
+    args = ["cap", "--data", str(tiny), "--zone", '{"area": "21004"}', "--event", "Fire", "--severity", "Extreme",
+            "--urgency", "Immediate", "--certainty", "Observed", "--text", "nl=Blijf binnen", "--text",
+            "fr=Restez à l'intérieur", "--update", str(cap_file)]  # fmt: skip
+    update_cap = run(app, args)
+    assert update_cap.exit_code == 0, update_cap.output
+    update = parse_cap(update_cap.stdout)
+    assert update.msg_type == "Update" and update.references == (alert.reference,)
+    update_file = tmp_path / "update.xml"
+    update_file.write_text(update_cap.stdout)
+    refused = run(app, ["broadcast", "--data", str(tiny), "--cap", str(update_file)])
+    assert refused.exit_code == 2 and "--previous" in refused.output
+    updated = run(
+        app,
+        ["broadcast", "--data", str(tiny), "--cap", str(update_file), "--previous", str(live_file)],
+    )
+    assert updated.exit_code == 0, updated.output
+    for request in json.loads(updated.stdout)["cell_broadcast"]:
+        before = {m["language"]: m for m in cb[request["operator"]]["messages"]}
+        for m in request["messages"]:
+            assert m["message_code"] == before[m["language"]]["message_code"]
+            assert m["update_number"] == before[m["language"]]["update_number"] + 1
+        assert {k["message_identifier"] for k in request["kill"]} == {4375, 4388}  # level 3 -> 2
+
+    cancelled = run(
+        app, ["broadcast", "--data", str(tiny), "--previous", str(live_file), "--cancel"]
+    )
+    assert cancelled.exit_code == 0, cancelled.output
+    kills = json.loads(cancelled.stdout)["cell_broadcast"]
+    assert {r["operation"] for r in kills} == {"kill"}
+    assert {(k["message_identifier"], k["serial_number"]) for k in kills[0]["kill"]} == {
+        (m["message_identifier"], m["serial_number"]) for m in cb[kills[0]["operator"]]["messages"]
+    }
+
+    bad = run(app, ["cap", "--data", str(tiny), "--zone", '{"area": "99999"}', "--event", "x", "--severity",
+                    "Severe", "--urgency", "Immediate", "--certainty", "Observed", "--text", "nl=x"])  # fmt: skip
+    assert bad.exit_code == 2 and "unknown area code '99999'" in bad.output

@@ -3,6 +3,8 @@ round trips."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 import pytest
 import shapely
@@ -26,6 +28,13 @@ from geoalert.messages.area import (
     decode_wac,
     encode_wac,
     hole_free_parts,
+    wac_polygons,
+)
+from geoalert.messages.broadcast import (
+    broadcasts_until,
+    cb_cancel_requests,
+    cb_requests,
+    message_code_for,
 )
 from geoalert.messages.cbs import (
     DCS_GSM7_LANGUAGE_IN_BODY,
@@ -364,3 +373,139 @@ def test_hole_free_parts_union_is_the_polygon():
     parts = hole_free_parts(holed)
     assert all(not p.interiors for p in parts)
     assert shapely.union_all(parts).symmetric_difference(holed).area < 1e-9
+
+
+# Requests to the operators' cell broadcast centres.
+CELLS = [
+    {"cell_id": "206-01-10-1", "operator": "01", "operator_name": "Proximus", "radio": "4G"},
+    {"cell_id": "206-01-11-2", "operator": "01", "operator_name": "Proximus", "radio": "2G"},
+    {"cell_id": "206-10-20-1", "operator": "10", "operator_name": "Orange Belgium", "radio": "5G"},
+    {"cell_id": "206-20-30-1", "operator": "20", "operator_name": "Telenet/BASE", "radio": "4G"},
+]
+FOUR = {
+    "nl": "Sluit ramen en deuren",
+    "fr": "Fermez portes et fenêtres",
+    "de": "Fenster zu",
+    "en": "Close windows",
+}
+
+
+def _messages(request):
+    return {m["language"]: m for m in request["messages"]}
+
+
+def test_cb_requests_per_operator_and_language():
+    requests = cb_requests(
+        FOUR, classify("Extreme", "Immediate", "Likely"), CELLS, message_code=1022,
+        warning_area=encode_wac([WacCircle(50.85, 4.35, 2.0)]), repetition_period_s=30,
+    )  # fmt: skip
+    assert [r["operator"] for r in requests] == ["01", "10", "20"]
+    first = requests[0]
+    assert first["plmn"] == "206-01" and first["cells"] == {
+        "2G": ["206-01-11-2"],
+        "4G": ["206-01-10-1"],
+    }
+    assert first["warning_area_coordinates_octets"] == 10 and first["repetition_period_s"] == 30
+    msgs = _messages(first)
+    # Primary language on the level's identifier, the others on the additional-language one.
+    assert {lang: m["message_identifier"] for lang, m in msgs.items()} == {
+        "nl": 4372, "fr": 4385, "de": 4385, "en": 4385,
+    }  # fmt: skip
+    # Messages sharing an identifier have distinct serial numbers (codes wrap modulo 1024).
+    assert [m["message_code"] for m in msgs.values()] == [1022, 1023, 0, 1]
+    assert all(m["update_number"] == 0 and m["geographical_scope"] == "plmn" for m in msgs.values())
+    assert msgs["fr"]["encoding"] == "ucs2" and msgs["nl"]["data_coding_scheme"] == 0x05
+    # The same serial numbers go to every operator; only 2G cells get the GSM pages.
+    for r in requests:
+        assert [m["serial_number"] for m in r["messages"]] == [
+            m["serial_number"] for m in first["messages"]
+        ]
+    assert "gsm_pages" in msgs["nl"] and "gsm_pages" not in requests[1]["messages"][0]
+    page = bytes.fromhex(msgs["nl"]["gsm_pages"][0])
+    assert parse_gsm_page(page).message_identifier == 4372
+    assert decode_cb_data(
+        bytes.fromhex(msgs["de"]["cb_data"]), msgs["de"]["data_coding_scheme"]
+    ) == ("Fenster zu", "de")
+
+
+def test_update_increments_every_operator_and_kills_what_changed():
+    live = cb_requests(
+        FOUR, classify("Severe", "Expected", "Likely"), CELLS, message_code=7, primary_language="fr"
+    )
+    assert _messages(live[0])["fr"]["message_identifier"] == 4378
+    texts = {"fr": "Mise à jour", "nl": "Update"}  # de and en dropped
+    update = cb_requests(texts, classify("Extreme", "Immediate", "Observed"), CELLS[:3], message_code=500,
+                         primary_language="fr", previous=live)  # fmt: skip
+    assert [(r["operator"], r["operation"]) for r in update] == [
+        ("01", "write-replace"),
+        ("10", "write-replace"),
+        ("20", "kill"),
+    ]
+    before, after = _messages(live[0]), _messages(update[0])
+    for lang in texts:
+        scope, code, number = split_serial_number(after[lang]["serial_number"])
+        assert (scope, code) == split_serial_number(before[lang]["serial_number"])[:2]
+        assert number == 1
+    killed = {
+        (k["language"], k["message_identifier"], k["serial_number"]) for k in update[0]["kill"]
+    }
+    # New level: the old identifiers of fr and nl are stopped; de and en are gone.
+    assert killed == {
+        (lang, before[lang]["message_identifier"], before[lang]["serial_number"]) for lang in FOUR
+    }
+    assert {k["language"] for k in update[2]["kill"]} == set(FOUR)
+
+
+def test_update_number_wraps_modulo_16():
+    c = classify("Severe", "Immediate", "Observed")
+    requests = cb_requests({"nl": "v0"}, c, CELLS, message_code=3)
+    for version in range(1, 18):
+        requests = cb_requests({"nl": f"v{version}"}, c, CELLS, message_code=3, previous=requests)
+        assert {split_serial_number(r["messages"][0]["serial_number"])[2] for r in requests} == {
+            version % 16
+        }
+        assert all(r["kill"] == [] for r in requests)  # same identifier: replaced, not killed
+
+
+def test_cancel_kills_the_live_serial_numbers_of_every_operator():
+    live = cb_requests(FOUR, classify("Severe", "Immediate", "Observed"), CELLS, message_code=9)
+    live = cb_requests(
+        FOUR, classify("Severe", "Immediate", "Observed"), CELLS, message_code=9, previous=live
+    )
+    cancel = cb_cancel_requests(live)
+    assert [(r["operator"], r["operation"]) for r in cancel] == [
+        ("01", "kill"),
+        ("10", "kill"),
+        ("20", "kill"),
+    ]
+    for before, after in zip(live, cancel, strict=True):
+        assert [(k["message_identifier"], k["serial_number"]) for k in after["kill"]] == [
+            (m["message_identifier"], m["serial_number"]) for m in before["messages"]
+        ]
+        assert after["cells"] == before["cells"]
+    with pytest.raises(CbsError, match="no live"):
+        cb_cancel_requests([])
+
+
+def test_cb_request_limits():
+    c = classify("Severe", "Immediate", "Observed")
+    with pytest.raises(CbsError, match="repetition period"):
+        cb_requests({"nl": "x"}, c, CELLS, message_code=0, repetition_period_s=5000)
+    with pytest.raises(CbsError, match="primary language 'de'"):
+        cb_requests({"nl": "x"}, c, CELLS, message_code=0, primary_language="de")
+    now = dt.datetime(2024, 3, 7, 12, tzinfo=dt.UTC)
+    assert broadcasts_until(None, 60, now) == 0
+    assert broadcasts_until(now + dt.timedelta(minutes=90, seconds=1), 60, now) == 91
+    assert broadcasts_until(now + dt.timedelta(days=400), 60, now) == 65535
+    with pytest.raises(CbsError, match="not after now"):
+        broadcasts_until(now, 60, now)
+    assert 0 <= message_code_for("geoalert-1") < 1024
+    assert message_code_for("geoalert-1") == message_code_for("geoalert-1")
+
+
+def test_decoded_warning_area_codes_back_to_the_same_octets():
+    zone = shapely.Point(4.35, 50.85).buffer(0.05, 64)
+    octets = encode_wac(covering_polygons(zone, "EPSG:3812"))
+    decoded, _ = decode_wac(octets)
+    again = wac_polygons(shapely.MultiPolygon([s.to_shapely() for s in decoded]))
+    assert encode_wac(again) == octets

@@ -27,12 +27,18 @@ def resolve(
         ),
     ],
     zone: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--zone",
             help="The zone as JSON (GeoJSON, circle, corridor, area, union), or @FILE to read it.",
         ),
-    ],
+    ] = None,
+    cap: Annotated[
+        Path | None,
+        typer.Option(
+            "--cap", exists=True, dir_okay=False, help="A CAP 1.2 alert: resolve its areas."
+        ),
+    ] = None,
     db: Annotated[
         str | None, typer.Option("--db", help="PostGIS store URL; the embedded store if unset.")
     ] = None,
@@ -51,9 +57,18 @@ def resolve(
 ) -> None:
     """Resolve a zone into cells (and the other parts) and print the result as JSON."""
     from geoalert.engine import Engine
+    from geoalert.messages.cap import CapError, parse_cap
     from geoalert.zones import ZoneError
 
-    if zone.startswith("@"):
+    if (zone is None) == (cap is None):
+        raise typer.BadParameter("give either --zone or --cap")
+    if cap is not None:
+        try:
+            zone = parse_cap(cap.read_bytes()).zone()
+        except CapError as error:
+            typer.echo(f"error: {error}", err=True)
+            raise typer.Exit(code=2) from None
+    elif zone.startswith("@"):
         path = Path(zone[1:])
         if not path.is_file():
             raise typer.BadParameter(f"no such file: {path}", param_hint="--zone")
