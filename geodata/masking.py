@@ -27,7 +27,7 @@ EMAIL_PATTERN = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+")
 #: A phone number anywhere in a text: international (``+`` then 8 to 15 digits, with the usual
 #: separators) or national (a leading 0 then 8 or 9 digits).
 PHONE_PATTERN = re.compile(
-    r"(?<![\w+])(?:\+|00)[1-9](?:[ ./()-]?\d){7,14}(?!\d)|(?<![\w.])0(?:[ ./()-]?\d){8,9}(?!\d)"
+    r"(?<![\d+])(?:\+|00)[1-9](?:[ ./()-]?\d){7,14}(?!\d)|(?<![\d.+])0(?:[ ./()-]?\d){8,9}(?!\d)"
 )
 
 _HIDDEN = "***"

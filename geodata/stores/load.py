@@ -16,6 +16,7 @@ import io
 import os
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -68,6 +69,14 @@ def load_world(
         Rows loaded per table, and ``seconds`` taken.
     """
     engine = sa.create_engine(db) if isinstance(db, str) else db
+    try:
+        return _load(Path(data_dir), engine, progress)
+    finally:
+        if isinstance(db, str):
+            engine.dispose()
+
+
+def _load(data_dir: Path, engine: sa.Engine, progress: bool) -> dict[str, int]:
     if engine.dialect.name != "postgresql":
         raise ValueError(f"load needs a postgresql:// URL, not {engine.dialect.name}")
     start = time.perf_counter()
