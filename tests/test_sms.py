@@ -116,3 +116,59 @@ def test_small_counts_are_withheld():
     assert req["recipients_at_most"] == 515
     assert req["cost_is_upper_bound"]
     assert req["cost_eur"] == pytest.approx(51.5)
+
+
+def _presence():
+    import pandas as pd
+
+    times = pd.DatetimeIndex(
+        ["2025-03-12 03:00", "2025-03-12 08:00", "2025-03-12 14:00"], tz="Europe/Brussels"
+    )
+    rows = []
+    for t, base in zip(times, [10, 100, 1000], strict=True):
+        rows += [
+            {
+                "cell_id": "206-01-1-1",
+                "operator": "01",
+                "time": t,
+                "home_mcc": 206,
+                "devices": base,
+            },
+            {"cell_id": "206-01-1-1", "operator": "01", "time": t, "home_mcc": 208, "devices": 3},
+            {
+                "cell_id": "206-01-1-2",
+                "operator": "01",
+                "time": t,
+                "home_mcc": 206,
+                "devices": base,
+            },
+            {
+                "cell_id": "206-10-1-1",
+                "operator": "10",
+                "time": t,
+                "home_mcc": 206,
+                "devices": 2 * base,
+            },
+        ]
+    return pd.DataFrame(rows)
+
+
+def test_devices_by_operator_in_the_bucket_of_the_time_asked():
+    import datetime as dt
+
+    from geoalert.messages.sms import devices_by_operator
+
+    tz = dt.timezone(dt.timedelta(hours=1))
+    cells = ["206-01-1-1", "206-10-1-1"]
+    at = dt.datetime(2025, 3, 12, 8, 30, tzinfo=tz)
+    assert devices_by_operator(_presence(), cells, at) == {
+        "01": {206: 100, 208: 3},
+        "10": {206: 200},
+    }
+    # Another day: the bucket of the same time of day; after the last bucket, the last one.
+    other_day = dt.datetime(2025, 1, 8, 15, 0, tzinfo=tz)
+    assert devices_by_operator(_presence(), cells, other_day)["10"] == {206: 2000}
+    assert devices_by_operator(_presence(), cells, dt.datetime(2025, 1, 8, 2, 0, tzinfo=tz))[
+        "10"
+    ] == {206: 2000}
+    assert devices_by_operator(_presence(), ["206-01-1-2"], at) == {"01": {206: 100}}

@@ -17,7 +17,6 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 
 from geoalert.messages.alphabet import is_gsm7, split_text, text_length
@@ -232,15 +231,12 @@ def devices_by_operator(
         return {}
     times = pd.DatetimeIndex(sorted(presence["time"].unique()))
     when = pd.Timestamp(at or dt.datetime.now(dt.UTC)).tz_convert(times.tz)
-    lengths = np.diff(times.asi8)
-    length = pd.Timedelta(int(lengths.min()) if len(lengths) else 3_600_000_000_000)
+    length = (times[1:] - times[:-1]).min() if len(times) > 1 else pd.Timedelta(hours=1)
     inside = (times <= when) & (when < times + length)
     if inside.any():
         bucket = times[inside][-1]
     else:
-        of_day = (times - times.normalize()).asi8
-        now_of_day = (when - when.normalize()).value
-        earlier = of_day <= now_of_day
+        earlier = (times - times.normalize()) <= (when - when.normalize())
         bucket = times[earlier][-1] if earlier.any() else times[-1]
     rows = presence[(presence["time"] == bucket) & presence["cell_id"].isin(set(cell_ids))]
     sums = rows.groupby(["operator", "home_mcc"])["devices"].sum()
