@@ -1,15 +1,18 @@
-"""Dependencies injected into the routers: the engine, the caller's key, its territory."""
+"""Dependencies injected into the routers: the world, the caller's key, its territory."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
+import geopandas as gpd
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.errors import RateLimited, Unauthenticated
+from geoalert.engine import Engine
 from geoalert.jurisdiction import Jurisdictions
 from geoalert.keys import authenticate
+from geodata.stores import BaseStore
 from geodata.stores.access import KeyRecord
 
 _bearer = HTTPBearer(
@@ -30,7 +33,8 @@ async def current_key(
     A missing, unknown and revoked key get the same answer, which reveals nothing.
     """
     state = request.app.state
-    key = None if credentials is None else authenticate(state.store, credentials.credentials)
+    secret = None if credentials is None else credentials.credentials
+    key = None if secret is None else authenticate(state.engine.store, secret)
     if key is None:
         raise Unauthenticated(_NO_KEY)
     wait_s = state.rate_limits.take(key.secret_hash)
@@ -39,15 +43,29 @@ async def current_key(
     return key
 
 
-def engine(request: Request):
-    """The :class:`geoalert.Engine` opened once at start-up."""
+def _engine(request: Request) -> Engine:
     return request.app.state.engine
 
 
-def jurisdictions(request: Request) -> Jurisdictions:
-    """Territories of keys, built once at start-up from the world's areas."""
+def _store(request: Request) -> BaseStore:
+    return request.app.state.engine.store
+
+
+def _jurisdictions(request: Request) -> Jurisdictions:
     return request.app.state.jurisdictions
 
 
+def _areas(request: Request) -> gpd.GeoDataFrame:
+    return request.app.state.areas
+
+
 Key = Annotated[KeyRecord, Depends(current_key)]
-Territories = Annotated[Jurisdictions, Depends(jurisdictions)]
+"""The caller's authenticated key."""
+World = Annotated[Engine, Depends(_engine)]
+"""The :class:`geoalert.Engine` opened once at start-up."""
+Store = Annotated[BaseStore, Depends(_store)]
+"""The world's store (keys, audit)."""
+Territories = Annotated[Jurisdictions, Depends(_jurisdictions)]
+"""Territories of keys, built once at start-up from the world's areas."""
+Areas = Annotated[gpd.GeoDataFrame, Depends(_areas)]
+"""The world's areas (EPSG:4326), indexed by NIS code."""

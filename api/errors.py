@@ -18,7 +18,10 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
+from api.models import Problem
 from geoalert.jurisdiction import NotPermitted, OutsideJurisdiction
+from geoalert.messages.cap import CapError
+from geoalert.zones import ZoneError
 
 log = logging.getLogger("geoalert.api")
 
@@ -61,11 +64,18 @@ PROBLEMS: dict[type[BaseException], tuple[int, str, str]] = {
     OutsideJurisdiction: (403, "outside-jurisdiction", "Outside the key's jurisdiction"),
     NotPermitted: (403, "not-permitted", "Not permitted for this key's role"),
     NotFound: (404, "not-found", "Not found"),
+    ZoneError: (422, "invalid-zone", "Invalid zone or resolve option"),
+    CapError: (422, "invalid-alert", "Invalid alert"),
     RateLimited: (429, "rate-limited", "Too many requests"),
     PayloadTooLarge: (413, "payload-too-large", "Content Too Large"),
     NotReady: (503, "not-ready", "Not ready"),
 }
 """Exception class -> (HTTP status, problem type slug, title); the most derived class wins."""
+
+
+def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for the problem statuses a route may answer."""
+    return {s: {"model": Problem, "description": HTTPStatus(s).phrase} for s in statuses}
 
 
 def problem_type(slug: str) -> str:

@@ -104,7 +104,7 @@ class Jurisdictions:
     """
 
     def __init__(self, areas: gpd.GeoDataFrame, *, metric_crs: str, tolerance_m: float) -> None:
-        self._areas = areas.set_index("code", drop=False)
+        self._areas = areas.set_index("code", drop=False).rename_axis(None)
         self._metric_crs = metric_crs
         self._tolerance_m = tolerance_m
         self._grown: dict[str, shapely.Geometry] = {}
@@ -113,6 +113,8 @@ class Jurisdictions:
         """The territory of a key: its area, or the country for roles bound to none."""
         if key.area_code is None:
             return COUNTRY
+        if key.area_code not in self._areas.index:
+            raise NotPermitted(f"this key's area {key.area_code} is not part of this world")
         row = self._areas.loc[key.area_code]
         return Territory(row["level"], key.area_code, row["name"])
 
@@ -129,9 +131,10 @@ class Jurisdictions:
         require(key, Action.RESOLVE)
         if key.area_code is None:
             return
+        territory = self.territory(key)
         if not shapely.covered_by(zone, self._grown_area(key.area_code)):
             raise OutsideJurisdiction(
-                f"the zone reaches beyond this key's jurisdiction, {self.territory(key)}"
+                f"the zone reaches beyond this key's jurisdiction, {territory}"
             )
 
     def check_area(self, key: KeyRecord, code: str, action: Action) -> None:
@@ -141,11 +144,12 @@ class Jurisdictions:
         municipalities, and within a municipality's when it is that municipality.
         """
         require(key, action)
-        if key.area_code is None or key.area_code == code:
+        if key.area_code is None:
             return
-        if self._areas.at[code, "province_code"] != key.area_code:
+        territory = self.territory(key)
+        if key.area_code != code and self._areas.at[code, "province_code"] != key.area_code:
             raise OutsideJurisdiction(
-                f"area {code} lies outside this key's jurisdiction, {self.territory(key)}"
+                f"area {code} lies outside this key's jurisdiction, {territory}"
             )
 
     def _grown_area(self, code: str) -> shapely.Geometry:
