@@ -22,3 +22,5 @@ from geoalert.commands import serve  # noqa: E402, F401  # isort: skip
 from geoalert.commands import resolve  # noqa: E402, F401  # isort: skip
 from geoalert.commands import messages  # noqa: E402, F401  # isort: skip
 from geoalert.commands import demo_data  # noqa: E402, F401  # isort: skip
+from geoalert.commands import db  # noqa: E402, F401  # isort: skip
+from geoalert.commands import contacts  # noqa: E402, F401  # isort: skip

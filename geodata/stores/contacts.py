@@ -84,6 +84,19 @@ class ImportReport:
         }
 
 
+@dataclass
+class _Entry:
+    """One registration under validation: its row, what was read, problems, address ids."""
+
+    row: int | None
+    reg: Registration
+    problems: list[Problem]
+    address_ids: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.address_ids = np.full(len(self.reg.addresses), -1, dtype=np.int64)
+
+
 class ContactsMixin:
     """Contacts part of :class:`geodata.stores.base.BaseStore`."""
 
@@ -295,117 +308,78 @@ class ContactsMixin:
         problems: list[Problem] | None = None,
         raise_problems: bool = False,
     ) -> list[tuple[Registration, np.ndarray]]:
-        """Parse and check registrations against the store: addresses known or matched,
-        no phone or e-mail registered twice. Returns the good ones with their address ids."""
-        problems = [] if problems is None else problems
-        parsed: list[tuple[int | None, Registration]] = []
+        """Check registrations fully: fields, addresses against the store (known ids, locations
+        in the country near an address), phones and e-mails registered once (in the batch and
+        in the store, ``exclude`` being the contact under update). Every problem of every row
+        goes to ``problems``; returns the good registrations with their address ids."""
+        entries = []
         for row, values, row_problems in rows:
             reg, found = parse_registration(values, row)
-            found = row_problems + found
+            entries.append(_Entry(row, reg, row_problems + found))
+        self._resolve_addresses(entries)
+        self._find_duplicates(entries, conn, exclude)
+        found = [p for e in entries for p in e.problems]
+        if raise_problems and found:
+            raise RegistrationError(found)
+        if problems is not None:
             problems.extend(found)
-            if reg is not None and not found:
-                parsed.append((row, reg))
-        resolved = self._resolve_addresses(parsed, problems)
-        good = self._drop_duplicates(resolved, conn, exclude, problems)
-        problems.sort(key=lambda p: p.row or 0)
-        if raise_problems and problems:
-            raise RegistrationError(problems)
-        return good
+        return [(e.reg, e.address_ids) for e in entries if not e.problems]
 
-    def _resolve_addresses(
-        self, parsed: list[tuple[int | None, Registration]], problems: list[Problem]
-    ) -> list[tuple[int | None, Registration, np.ndarray]]:
-        ids = [
-            (n, k, a)
-            for n, (_, reg) in enumerate(parsed)
-            for k, (_, a) in enumerate(reg.addresses)
-            if isinstance(a, int)
-        ]
-        locs = [
-            (n, k, a)
-            for n, (_, reg) in enumerate(parsed)
-            for k, (_, a) in enumerate(reg.addresses)
-            if not isinstance(a, int)
-        ]
-        found: dict[tuple[int, int], int] = {}
-        bad: dict[int, list[Problem]] = {}
-
-        def refuse(n: int, k: int, reason: str) -> None:
-            row, reg = parsed[n]
-            bad.setdefault(n, []).append(Problem(row, reg.fields[k], reason))
-
+    def _resolve_addresses(self, entries: list[_Entry]) -> None:
+        """Address ids of every entry's addresses, or a problem per unusable address."""
+        wanted = [(e, k, a) for e in entries for k, (_, a) in enumerate(e.reg.addresses)]
+        ids = [(e, k, a) for e, k, a in wanted if isinstance(a, int)]
+        locs = [(e, k, a) for e, k, a in wanted if not isinstance(a, int)]
+        refused: list[tuple[_Entry, int, str]] = []
         if ids:
             known = self._known_address_ids(np.array([a for *_, a in ids], dtype=np.int64))
-            for (n, k, a), ok in zip(ids, known, strict=True):
-                if ok:
-                    found[n, k] = a
-                else:
-                    refuse(n, k, "unknown address id")
+            for (e, k, a), ok in zip(ids, known, strict=True):
+                e.address_ids[k] = a if ok else -1
+                if not ok:
+                    refused.append((e, k, "unknown address id"))
         if locs:
             lon = np.array([a[0] for *_, a in locs], dtype=float)
             lat = np.array([a[1] for *_, a in locs], dtype=float)
             inside = self._in_country(lon, lat)
             nearest = self._nearest_addresses(lon, lat, MATCH_RADIUS_M)
-            for (n, k, _), ok, a in zip(locs, inside, nearest, strict=True):
+            for (e, k, _), ok, a in zip(locs, inside, nearest, strict=True):
+                e.address_ids[k] = a if ok else -1
                 if not ok:
-                    refuse(n, k, "location outside the country")
+                    refused.append((e, k, "location outside the country"))
                 elif a < 0:
-                    refuse(n, k, f"no known address within {MATCH_RADIUS_M:g} m of the location")
-                else:
-                    found[n, k] = int(a)
-        out = []
-        for n, (row, reg) in enumerate(parsed):
-            if n in bad:
-                problems.extend(bad[n])
-                continue
-            address_ids = np.array([found[n, k] for k in range(len(reg.addresses))], dtype=np.int64)
-            dup = _first_repeat(address_ids)
-            if dup is not None:
-                problems.append(
-                    Problem(
-                        row,
-                        reg.fields[dup],
-                        "duplicate address (same address as another of this contact)",
+                    refused.append(
+                        (e, k, f"no known address within {MATCH_RADIUS_M:g} m of the location")
                     )
-                )
-                continue
-            out.append((row, reg, address_ids))
-        return out
+        for e, k, reason in refused:
+            e.problems.append(Problem(e.row, e.reg.fields[k], reason))
+        for e in entries:
+            usable = e.address_ids[e.address_ids >= 0]
+            dup = _first_repeat(usable)
+            if dup is not None:
+                k = int(np.flatnonzero(e.address_ids >= 0)[dup])
+                reason = "duplicate address (same address as another of this contact)"
+                e.problems.append(Problem(e.row, e.reg.fields[k], reason))
 
-    def _drop_duplicates(
-        self,
-        resolved: list[tuple[int | None, Registration, np.ndarray]],
-        conn: sa.Connection,
-        exclude: int | None,
-        problems: list[Problem],
-    ) -> list[tuple[Registration, np.ndarray]]:
-        taken = {
-            name: self._registered(
-                conn, column, {getattr(reg, name) for _, reg, _ in resolved} - {None}, exclude
-            )
-            for name, column in (("phone", contacts.c.phone), ("email", contacts.c.email))
-        }
-        first_row: dict[tuple[str, str], int | None] = {}
-        good = []
-        for row, reg, address_ids in resolved:
-            found = []
-            for name in ("phone", "email"):
-                value = getattr(reg, name)
+    def _find_duplicates(
+        self, entries: list[_Entry], conn: sa.Connection, exclude: int | None
+    ) -> None:
+        """A problem for each phone or e-mail registered already, or earlier in the batch."""
+        for name, column in (("phone", contacts.c.phone), ("email", contacts.c.email)):
+            values = {getattr(e.reg, name) for e in entries} - {None}
+            taken = self._registered(conn, column, values, exclude)
+            first_row: dict[str, int | None] = {}
+            for e in entries:
+                value = getattr(e.reg, name)
                 if value is None:
                     continue
-                if value in taken[name]:
-                    found.append(Problem(row, name, "already registered for another contact"))
-                elif (name, value) in first_row:
-                    found.append(Problem(row, name, f"duplicate of row {first_row[name, value]}"))
-            for name in ("phone", "email"):
-                value = getattr(reg, name)
-                if value is not None:
-                    first_row.setdefault((name, value), row)
-            if found:
-                problems.extend(found)
-            else:
-                good.append((reg, address_ids))
-        return good
+                if value in taken:
+                    e.problems.append(
+                        Problem(e.row, name, "already registered for another contact")
+                    )
+                elif value in first_row:
+                    e.problems.append(Problem(e.row, name, f"duplicate of row {first_row[value]}"))
+                else:
+                    first_row[value] = e.row
 
     @staticmethod
     def _registered(

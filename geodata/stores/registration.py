@@ -191,7 +191,7 @@ def _blank(value: object) -> bool:
 
 def parse_registration(
     values: Mapping[str, object], row: int | None = None
-) -> tuple[Registration | None, list[Problem]]:
+) -> tuple[Registration, list[Problem]]:
     """Validate one registration (a CSV row or keyword arguments).
 
     Parameters
@@ -207,8 +207,10 @@ def parse_registration(
 
     Returns
     -------
-    registration : Registration or None
-        ``None`` when there is any problem.
+    registration : Registration
+        What could be read; valid only when there is no problem (fields that could not be
+        read are ``None`` or empty, addresses keep the readable ones so that they can still
+        be checked against the store).
     problems : list of Problem
     """
     problems: list[Problem] = []
@@ -245,12 +247,13 @@ def parse_registration(
             Problem(row, "language", f"unknown language (expected one of {', '.join(LANGUAGES)})")
         )
 
+    n_problems = len(problems)
     addresses, fields = _parse_addresses(values, row, problems)
-    if not problems and not addresses:
+    if not addresses and len(problems) == n_problems:
         problems.append(Problem(row, "address_1", "at least one address is required"))
-    if problems:
-        return None, problems
-    return Registration(phone, sms, voice, email, language, tuple(addresses), tuple(fields)), []
+    return Registration(
+        phone, sms, voice, email, language, tuple(addresses), tuple(fields)
+    ), problems
 
 
 def _parse_addresses(
