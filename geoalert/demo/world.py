@@ -11,7 +11,6 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -20,6 +19,10 @@ import shapely
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TimeElapsedColumn
 
 import geoalert
+from cells import priors as network_priors
+from cells.synth.network import METRIC_CRS as NETWORK_CRS
+from cells.synth.network import synthesize_cells
+from cells.synth.presence import simulate_presence
 from geoalert.settings import get_settings
 from geodata import priors
 from geodata.synth import addresses as addr
@@ -93,6 +96,7 @@ def build_world(
         with _steps(progress) as step:
             counts, extent = _build(stage, scale, seed, step)
         manifest = _manifest(scale, seed, counts, extent, time.perf_counter() - started)
+        manifest["build_steps"] = step.seconds
         (stage / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
         for name in (*FILES, "manifest.json"):
             os.replace(stage / name, out / name)
@@ -151,9 +155,6 @@ def _build(stage: Path, scale: str, seed: int, step) -> tuple[dict, tuple]:
         people = ppl.People.concat(parts)
 
     with step("Cells"):
-        from cells.synth.network import METRIC_CRS as NETWORK_CRS
-        from cells.synth.network import synthesize_cells
-
         cells = synthesize_cells(_network_grid(grid, pieces, in_world, NETWORK_CRS), extent, seed)
         write_parquet(cells, stage / "cells.parquet")
         counts["cells.parquet"] = len(cells)
@@ -172,7 +173,7 @@ def _build(stage: Path, scale: str, seed: int, step) -> tuple[dict, tuple]:
                 yield bucket
                 advance()
 
-        presence = _presence(buckets(), cells, seed)
+        presence = simulate_presence(buckets(), cells, seed)
         write_parquet(presence, stage / "presence.parquet")
     counts["truth.parquet"] = truth.rows
     counts["presence.parquet"] = len(presence)
@@ -208,16 +209,6 @@ def _network_grid(grid: pd.DataFrame, pieces, in_world: np.ndarray, crs: str) ->
     return pd.DataFrame({"lon": lon, "lat": lat, "x": x, "y": y, **total})
 
 
-def _presence(buckets, cells: gpd.GeoDataFrame, seed: int) -> pd.DataFrame:
-    try:
-        from cells.synth.presence import simulate_presence
-    except ImportError:  # interim, until the presence simulation lands
-        for _ in buckets:
-            pass
-        return pd.DataFrame({"cell_id": pd.array([], dtype=pd.StringDtype())})
-    return simulate_presence(buckets, cells, seed)
-
-
 def _manifest(scale: str, seed: int, counts: dict, extent: list, seconds: float) -> dict:
     return {
         "scale": scale,
@@ -230,7 +221,7 @@ def _manifest(scale: str, seed: int, counts: dict, extent: list, seconds: float)
             "timezone": daymod.TIMEZONE,
         },
         "extent": {"bbox": [round(v, 6) for v in extent]},
-        "sources": priors.SOURCES,
+        "sources": [*priors.SOURCES, *network_priors.SOURCES],
         "software": {"geoalert": geoalert.__version__},
         "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "build_seconds": round(seconds, 1),
@@ -239,7 +230,8 @@ def _manifest(scale: str, seed: int, counts: dict, extent: list, seconds: float)
 
 @contextmanager
 def _steps(show: bool):
-    """A ``step(name, total=1)`` context factory with one rich progress bar per step."""
+    """A ``step(name, total=1)`` context factory with one rich progress bar per step; the
+    factory's ``seconds`` maps each finished step to its wall time."""
     columns = (
         SpinnerColumn(),
         "[progress.description]{task.description}",
@@ -248,15 +240,19 @@ def _steps(show: bool):
         TimeElapsedColumn(),
     )
     with Progress(*columns, disable=not show, transient=False) as bars:
+        seconds: dict[str, float] = {}
 
         @contextmanager
         def step(name: str, total: int = 1):
             task = bars.add_task(name, total=total)
+            started = time.perf_counter()
 
             def advance(n: int = 1) -> None:
                 bars.advance(task, n)
 
             yield advance
             bars.update(task, completed=total)
+            seconds[name] = round(time.perf_counter() - started, 2)
 
+        step.seconds = seconds
         yield step
