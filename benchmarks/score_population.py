@@ -28,8 +28,8 @@ import pandas as pd
 import shapely
 from rich.progress import Progress
 
+import geoalert
 from geoalert.population.index import ESTIMATORS, PopulationIndex
-from geoalert.population.service import PresentPopulation
 from geoalert.settings import get_settings
 from geoalert.zones import parse_zone
 
@@ -92,7 +92,7 @@ def count_truth(data: Path, zones: pd.DataFrame, times: pd.DatetimeIndex) -> np.
 
 
 def estimate_all(
-    population: PresentPopulation, index: PopulationIndex, zones: pd.DataFrame, methods: list[str]
+    population, index: PopulationIndex, zones: pd.DataFrame, methods: list[str]
 ) -> pd.DataFrame:
     """Published and raw estimates of every zone, bucket and method (one row each)."""
     rows = []
@@ -138,7 +138,8 @@ def summarise(frame: pd.DataFrame) -> dict:
 def score(data: Path, n_circles: int, seed: int, min_truth: int, methods: list[str]) -> dict:
     """Score every method on one world; returns the figures (and prints a table)."""
     started = time.perf_counter()
-    population = PresentPopulation.open(data)
+    engine = geoalert.Engine.open(data, include=["population"])
+    population = engine.indexes["population"]
     index = population._index
     zones = make_zones(data, n_circles, seed)
     truth = count_truth(data, zones, index.times)

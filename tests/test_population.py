@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from cells.presence import PresenceError, read_presence
 from geoalert.population.allocation import BestServer, Blend, CellPlan, SignalPrior
-from geoalert.population.calibration import Calibration
+from geoalert.population.calibration import Calibration, night_bucket
 from geoalert.population.grid import Grid, polygon_edges, row_prefix_sums, zone_sums
 from geoalert.population.index import RawEstimate
 from geoalert.population.privacy import NoiseField, Publisher, nice_step
@@ -114,8 +114,12 @@ def test_calibration_recovers_devices_per_person():
     operator = np.array([0, 0, 1, 2, 2])
     domestic = np.array([[10, 20, 30, 25, 15], [5, 5, 20, 10, 0]])
     cal = Calibration.from_counts(domestic, np.zeros_like(domestic), operator, 3, residents=50)
-    assert cal.devices_per_person == pytest.approx([2.0, 0.8])
+    assert cal.devices_per_person == pytest.approx([2.0, 2.0])  # the night's, for every bucket
+    night = Calibration.from_counts(domestic, domestic * 0, operator, 3, residents=50, night=1)
+    assert night.devices_per_person == pytest.approx([0.8, 0.8])
     assert cal.operator_share[0] == pytest.approx([0.3, 0.3, 0.4])
+    times = pd.DatetimeIndex(["2024-03-12 20:00", "2024-03-12 03:00", "2024-03-12 08:00"])
+    assert night_bucket(times.tz_localize("Europe/Brussels")) == 1
     with pytest.raises(ValueError, match="resident population must be positive"):
         Calibration.from_counts(domestic, domestic * 0, operator, 3, residents=0)
 

@@ -1,10 +1,12 @@
 """Devices to people: calibrated on the world's own data, never on its simulation.
 
 The reference geography says how many people live in the world: the GHSL 2020 population grid
-(``geodata.priors``) over the world's municipalities. All of them are somewhere in the world in
-every time bucket, so the devices counted in a bucket divided by that population is the number
-of devices per person the operators see in that bucket (phones switched off at night, people
-with two phones or none). Operator market shares are the operators' shares of those devices.
+(``geodata.priors``) over the world's municipalities. At night (the bucket nearest 03:00 local
+time) they are at home, in the world, so the domestic devices counted then divided by that
+population is the number of devices per person the operators see (people with two phones or
+none, phones switched off). By day a world cut out of a country gains commuters from outside
+it, so the night ratio is the one used for every bucket. Operator market shares are the
+operators' shares of the domestic devices, bucket by bucket.
 """
 
 from __future__ import annotations
@@ -60,7 +62,7 @@ class Calibration:
     residents : float
         People living in the world (reference geography).
     devices_per_person : float64 array, shape (t,)
-        Domestic devices (MCC 206, all operators) per resident, per bucket.
+        Domestic devices (MCC 206, all operators) per resident at night, for every bucket.
     operator_share : float64 array, shape (t, n_operators)
         Each operator's share of the domestic devices, per bucket.
     roaming_share : float64 array, shape (t, n_operators)
@@ -80,6 +82,7 @@ class Calibration:
         operator: np.ndarray,
         n_operators: int,
         residents: float,
+        night: int = 0,
     ) -> Calibration:
         """Calibrate from devices per bucket and cell.
 
@@ -92,6 +95,8 @@ class Calibration:
         n_operators : int
         residents : float
             People living in the world, > 0.
+        night : int
+            The bucket in which residents are at home.
         """
         if not residents > 0:
             raise ValueError(f"the world's resident population must be positive, got {residents}")
@@ -107,4 +112,12 @@ class Calibration:
             raise ValueError("a presence bucket counts no domestic device at all")
         away_total = away.sum(axis=1, keepdims=True)
         away_share = np.divide(away, away_total, out=np.zeros_like(away), where=away_total > 0)
-        return cls(float(residents), total / residents, home / total[:, None], away_share)
+        per_person = np.full(len(total), total[night] / residents)
+        return cls(float(residents), per_person, home / total[:, None], away_share)
+
+
+def night_bucket(times: pd.DatetimeIndex, hour: float = 3.0) -> int:
+    """The bucket whose start is nearest ``hour`` o'clock local time (people at home)."""
+    local = times.hour + times.minute / 60
+    gap = np.abs((np.asarray(local) - hour + 12) % 24 - 12)
+    return int(np.argmin(gap))

@@ -30,7 +30,7 @@ from geoalert.population.allocation import (
     Estimator,
     SignalPrior,
 )
-from geoalert.population.calibration import Calibration, residents_in
+from geoalert.population.calibration import Calibration, night_bucket, residents_in
 from geoalert.population.grid import Grid, polygon_edges, row_prefix_sums, zone_sums
 
 #: The estimators offered, by name. The default is chosen in ``geoalert.settings``.
@@ -111,6 +111,7 @@ class PopulationIndex:
                     f"unknown population method {name!r}; expected one of {sorted(ESTIMATORS)}"
                 )
         self.plan = plan
+        self.metric_crs = metric_crs
         self.presence = presence
         self.calibration = calibration
         self.method = method
@@ -152,6 +153,7 @@ class PopulationIndex:
             plan.operator,
             len(plan.operators),
             residents_in(municipalities, priors.grid()),
+            night=night_bucket(presence.times),
         )
         return cls(plan, presence, calibration, metric_crs=metric_crs, method=method)
 

@@ -143,7 +143,7 @@ class Publisher:
         low = max(0, math.floor((noisy - half) / step) * step)
         high = max(math.ceil((noisy + half) / step) * step, step)
 
-        scale = max(noisy, 0.0) / raw.people if raw.people > 0 else 0.0
+        scale = max(noisy, 0.0) / max(raw.people, k) if estimate >= k else 0.0
         relative_sd = sd / max(raw.people, k)
         by_operator = {
             mnc: self._share(raw.devices[i] * scale, relative_sd) for i, mnc in enumerate(operators)

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import shapely
 from shapely.geometry.base import BaseGeometry
 
@@ -73,7 +75,7 @@ class PresentPopulation:
         presence = presence_from_frame(
             store.read_presence(), cells["cell_id"].to_numpy(dtype=object), bucket_length
         )
-        xy = shapely.get_coordinates(np.asarray(store.read_addresses().geometry.values))
+        xy = _address_xy(store)
         areas = store.read_areas()
         index = PopulationIndex.build(
             cells,
@@ -153,3 +155,18 @@ class PresentPopulation:
             index.calibration.devices_per_person[bucket],
             shown,
         )
+
+
+def _address_xy(store) -> np.ndarray:
+    """Lon/lat of every address, shape (n, 2): straight from the GeoParquet file of an
+    embedded world when its points are stored natively (no shapely objects), otherwise from
+    the store's address frame."""
+    path = Path(getattr(store, "data_dir", "")) / "addresses.parquet"
+    if path.is_file():
+        column = pq.read_table(path, columns=["geometry"]).column("geometry")
+        if pa.types.is_struct(column.type):
+            chunks = column.combine_chunks()
+            return np.column_stack(
+                [chunks.field("x").to_numpy(), chunks.field("y").to_numpy()]
+            ).astype(np.float64)
+    return shapely.get_coordinates(np.asarray(store.read_addresses().geometry.values))
