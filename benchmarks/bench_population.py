@@ -50,7 +50,7 @@ def tile_people(population, method: str, bucket: int) -> tuple[np.ndarray, np.nd
     """Tile numbers and raw people per tile (non-zero tiles) of one method and bucket."""
     index = population._index
     grid = index.plan.grid
-    prefix = index.prefix(method, bucket).astype(np.float64)
+    prefix = index.prefix(method)[bucket].astype(np.float64)
     devices = np.diff(prefix, axis=1)  # (ny, nx, n_series)
     # every operator's devices (domestic and roaming) over devices per person
     people = devices[..., :-1].sum(axis=-1) / index.calibration.devices_per_person[bucket]

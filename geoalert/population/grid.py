@@ -144,27 +144,28 @@ def row_prefix_sums(values: np.ndarray) -> np.ndarray:
     return out
 
 
-def zone_sums(
-    grid: Grid, prefix: np.ndarray, edges: np.ndarray, lines_per_row: int = 1
-) -> np.ndarray:
-    """Sum of each series over a polygon, reading the prefix sums along scanlines.
+@dataclass(frozen=True)
+class Intervals:
+    """Where a zone's scanlines run inside it: row of tiles and x of both ends (metres),
+    each interval standing for ``weight`` of its row's height."""
 
-    Each tile's value is taken as spread evenly over the tile. Along x the sum is exact under
-    that assumption (the ends of an interval interpolate within their tile); along y it is a
-    midpoint rule with ``lines_per_row`` lines per row of tiles.
+    row: np.ndarray
+    x_in: np.ndarray
+    x_out: np.ndarray
+    weight: float
+
+
+def zone_intervals(grid: Grid, edges: np.ndarray, lines_per_row: int = 1) -> Intervals:
+    """The inside intervals of a polygon along ``lines_per_row`` scanlines per row of tiles.
 
     Parameters
     ----------
     grid : Grid
-    prefix : array, shape (ny, nx + 1, n_series), from :func:`row_prefix_sums`
     edges : array, shape (m, 4), the polygon's edges in the grid's CRS
         (:func:`polygon_edges` of one geometry).
     lines_per_row : int
-        Scanlines per row of tiles; more lines follow small zones more closely.
-
-    Returns
-    -------
-    float64 array, shape (n_series,)
+        Scanlines per row of tiles (midpoint rule along y); more lines follow small zones
+        more closely.
     """
     dy = grid.size / lines_per_row
     _, k, x_in, x_out = scanline_intervals(
@@ -172,9 +173,35 @@ def zone_sums(
     )
     row = k // lines_per_row
     keep = (row >= 0) & (row < grid.ny)
-    row, x_in, x_out = row[keep], x_in[keep], x_out[keep]
-    total = _prefix_at(grid, prefix, row, x_out) - _prefix_at(grid, prefix, row, x_in)
-    return total.sum(axis=0) / lines_per_row
+    return Intervals(row[keep], x_in[keep], x_out[keep], 1.0 / lines_per_row)
+
+
+def interval_sums(grid: Grid, prefix: np.ndarray, intervals: Intervals) -> np.ndarray:
+    """Sum of each series of ``prefix`` over a zone's :class:`Intervals`.
+
+    Each tile's value is taken as spread evenly over the tile: along x the sum is exact under
+    that assumption (the ends of an interval interpolate within their tile).
+
+    Parameters
+    ----------
+    grid : Grid
+    prefix : array, shape (ny, nx + 1, n_series), from :func:`row_prefix_sums`
+    intervals : Intervals on the same grid
+
+    Returns
+    -------
+    float64 array, shape (n_series,)
+    """
+    i = intervals
+    total = _prefix_at(grid, prefix, i.row, i.x_out) - _prefix_at(grid, prefix, i.row, i.x_in)
+    return total.sum(axis=0, dtype=np.float64) * i.weight
+
+
+def zone_sums(
+    grid: Grid, prefix: np.ndarray, edges: np.ndarray, lines_per_row: int = 1
+) -> np.ndarray:
+    """Sum of each series over a polygon: :func:`interval_sums` of :func:`zone_intervals`."""
+    return interval_sums(grid, prefix, zone_intervals(grid, edges, lines_per_row))
 
 
 def _prefix_at(grid: Grid, prefix: np.ndarray, row: np.ndarray, x: np.ndarray) -> np.ndarray:

@@ -31,7 +31,15 @@ from geoalert.population.allocation import (
     SignalPrior,
 )
 from geoalert.population.calibration import Calibration, night_bucket, residents_in
-from geoalert.population.grid import Grid, polygon_edges, row_prefix_sums, zone_sums
+from geoalert.population.grid import (
+    Grid,
+    Intervals,
+    interval_sums,
+    polygon_edges,
+    row_prefix_sums,
+    zone_intervals,
+)
+from geoalert.zones import ZoneError
 
 #: The estimators offered, by name. The default is chosen in ``geoalert.settings``.
 ESTIMATORS: dict[str, Estimator] = {
@@ -47,15 +55,19 @@ COUNTRY_TILE_FACTOR = 10
 
 @dataclass(frozen=True)
 class ZoneCut:
-    """A zone ready for scanline sums: its edges (shape (m, 4): x_a, y_a, x_b, y_b) and area,
-    in metres in the grid's metric CRS."""
+    """A zone ready for sums: its area (m²) and where its scanlines run inside it on the
+    fine grid and on the coarser grid of roaming devices by country."""
 
-    edges: np.ndarray
     area_m2: float
+    fine: Intervals
+    coarse: Intervals
 
 
-class AtError(ValueError):
-    """An ``at`` that is not a timestamp, or falls in no time bucket of the presence data."""
+class AtError(ZoneError):
+    """An ``at`` that is not a timestamp, or falls in no time bucket of the presence data.
+
+    A bad resolve option, like an unknown operator: a :class:`~geoalert.zones.ZoneError`.
+    """
 
 
 @dataclass(frozen=True)
@@ -117,9 +129,8 @@ class PopulationIndex:
         self.method = method
         self.reference = reference
         self._to_metric = pyproj.Transformer.from_crs("EPSG:4326", metric_crs, always_xy=True)
-        self._allocations: dict[str, Allocation] = {}
-        self._prefix: dict[tuple[str, int], np.ndarray] = {}
-        self._country_prefix: dict[int, np.ndarray] = {}
+        self._prefix: dict[str, np.ndarray] = {}
+        self._country_prefix: np.ndarray | None = None
 
     @classmethod
     def build(
@@ -194,11 +205,6 @@ class PopulationIndex:
 
     # -- per-bucket densities -------------------------------------------------------------
 
-    def allocation(self, method: str) -> Allocation:
-        if method not in self._allocations:
-            self._allocations[method] = ESTIMATORS[method].allocate(self.plan)
-        return self._allocations[method]
-
     def _cell_series(self, bucket: int) -> np.ndarray:
         """Devices per cell, shape (n_cells, n_operators + 1): each operator's devices (domestic
         and roaming) in its own column, then the roaming devices of all operators."""
@@ -209,53 +215,76 @@ class PopulationIndex:
         values[:, -1] = roaming
         return values
 
-    def prefix(self, method: str, bucket: int) -> np.ndarray:
-        """Row prefix sums of devices per tile, shape (ny, nx + 1, n_operators + 1)."""
-        key = (method, bucket)
-        if key not in self._prefix:
+    def prefix(self, method: str) -> np.ndarray:
+        """Row prefix sums of devices per tile by ``method``, every bucket, shape
+        (t, ny, nx + 1, n_operators + 1) (float32); built on first use."""
+        if method not in self._prefix:
             grid = self.plan.grid
-            tiles = self.allocation(method).spread(self._cell_series(bucket), grid.n_tiles)
-            prefix = row_prefix_sums(tiles.reshape(-1, grid.ny, grid.nx))
-            self._prefix[key] = prefix.astype(np.float32)
-        return self._prefix[key]
+            alloc = ESTIMATORS[method].allocate(self.plan)
+            self._prefix[method] = np.stack(
+                [
+                    row_prefix_sums(
+                        alloc.spread(self._cell_series(b), grid.n_tiles).reshape(
+                            -1, grid.ny, grid.nx
+                        )
+                    ).astype(np.float32)
+                    for b in range(len(self.times))
+                ]
+            )
+            if method == self.method:
+                self._country_prefix = self._by_country(alloc)
+        return self._prefix[method]
 
     @cached_property
     def country_grid(self) -> Grid:
+        """Tiles :data:`COUNTRY_TILE_FACTOR` times coarser, for roaming devices by country."""
         g = self.plan.grid
         f = COUNTRY_TILE_FACTOR
         return Grid(g.x0, g.y0, g.size * f, -(-g.nx // f), -(-g.ny // f))
 
-    def country_prefix(self, bucket: int) -> np.ndarray:
-        """Row prefix sums of roaming devices per home MCC on :attr:`country_grid`."""
-        if bucket not in self._country_prefix:
-            grid, coarse = self.plan.grid, self.country_grid
-            alloc = self.allocation(self.method)
-            row, col = np.divmod(alloc.tile, grid.nx)
-            tile = (row // COUNTRY_TILE_FACTOR) * coarse.nx + col // COUNTRY_TILE_FACTOR
-            coarse_alloc = Allocation(alloc.cell, tile, alloc.weight)
-            tiles = coarse_alloc.spread(self.presence.roaming[bucket], coarse.n_tiles)
-            self._country_prefix[bucket] = row_prefix_sums(tiles.reshape(-1, coarse.ny, coarse.nx))
-        return self._country_prefix[bucket]
+    def country_prefix(self) -> np.ndarray:
+        """Row prefix sums of roaming devices per home MCC on :attr:`country_grid`, by the
+        default method, every bucket: shape (t, ny, nx + 1, n_mcc)."""
+        if self._country_prefix is None:
+            self.prefix(self.method)
+        return self._country_prefix
+
+    def _by_country(self, alloc: Allocation) -> np.ndarray:
+        grid, coarse = self.plan.grid, self.country_grid
+        row, col = np.divmod(alloc.tile, grid.nx)
+        tile = (row // COUNTRY_TILE_FACTOR) * coarse.nx + col // COUNTRY_TILE_FACTOR
+        coarse_alloc = Allocation(alloc.cell, tile, alloc.weight)
+        return np.stack(
+            [
+                row_prefix_sums(
+                    coarse_alloc.spread(self.presence.roaming[b], coarse.n_tiles).reshape(
+                        -1, coarse.ny, coarse.nx
+                    )
+                )
+                for b in range(len(self.times))
+            ]
+        )
 
     # -- zones ----------------------------------------------------------------------------
 
     def cut(self, zone: BaseGeometry) -> ZoneCut:
-        """The zone (Polygon/MultiPolygon, EPSG:4326) as edges in the grid's metric CRS."""
-        metric = shapely.transform(zone, self._to_metric.transform, interleaved=False)
-        edges, _ = polygon_edges(np.array([metric]))
-        return ZoneCut(edges, float(shapely.area(metric)))
-
-    @staticmethod
-    def zone_sums(grid: Grid, prefix: np.ndarray, cut: ZoneCut) -> np.ndarray:
-        """Sum of each series of ``prefix`` over the zone, shape (n_series,).
+        """A zone (Polygon/MultiPolygon, EPSG:4326) ready for sums over the grids.
 
         Small zones are sampled with more scanlines per row of tiles (up to 32), so that a
         zone is crossed by at least about 64 lines.
         """
-        ys = cut.edges[:, [1, 3]]
-        height = float(ys.max() - ys.min()) if len(ys) else 0.0
-        lines = int(np.clip(np.ceil(64 * grid.size / max(height, 1.0)), 2, 32))
-        return zone_sums(grid, prefix, cut.edges, lines)
+        metric = shapely.transform(zone, self._to_metric.transform, interleaved=False)
+        edges, _ = polygon_edges(np.array([metric]))
+        ys = edges[:, [1, 3]]
+        height = max(float(ys.max() - ys.min()) if len(ys) else 0.0, 1.0)
+
+        def intervals(grid: Grid) -> Intervals:
+            lines = int(np.clip(np.ceil(64 * grid.size / height), 2, 32))
+            return zone_intervals(grid, edges, lines)
+
+        return ZoneCut(
+            float(shapely.area(metric)), intervals(self.plan.grid), intervals(self.country_grid)
+        )
 
     def estimate(
         self, zone: BaseGeometry | ZoneCut, at=None, method: str | None = None
@@ -270,12 +299,13 @@ class PopulationIndex:
         bucket = self.bucket(at)
         cut = zone if isinstance(zone, ZoneCut) else self.cut(zone)
         grid = self.plan.grid
-        sums = self.zone_sums(grid, self.prefix(method, bucket), cut)
-        reference = self.zone_sums(grid, self.prefix(self.reference, bucket), cut)
+        sums = interval_sums(grid, self.prefix(method)[bucket], cut.fine)
+        reference = interval_sums(grid, self.prefix(self.reference)[bucket], cut.fine)
         people, operator_people, roamer_people = self._people(sums, bucket)
         alternative, _, _ = self._people(reference, bucket)
 
-        by_mcc = np.maximum(self.zone_sums(self.country_grid, self.country_prefix(bucket), cut), 0)
+        by_mcc = interval_sums(self.country_grid, self.country_prefix()[bucket], cut.coarse)
+        by_mcc = np.maximum(by_mcc, 0.0)
         mix = by_mcc / by_mcc.sum() if by_mcc.sum() > 0 else by_mcc
         roamers = {
             int(m): float(roamer_people * s)

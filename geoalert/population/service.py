@@ -20,6 +20,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from cells.presence import BUCKET_LENGTH, presence_from_frame
+from geoalert.population.grid import interval_sums
 from geoalert.population.index import PopulationIndex
 from geoalert.population.intervals import IntervalModel
 from geoalert.population.privacy import NoiseField, Publisher
@@ -141,7 +142,7 @@ class PresentPopulation:
         cut = index.cut(zone)
         raw = index.estimate(cut, at, method)
         noise_prefix = self._noise.prefix(raw.at.isoformat())
-        noise = float(index.zone_sums(index.plan.grid, noise_prefix, cut)[0])
+        noise = float(interval_sums(index.plan.grid, noise_prefix, cut.fine)[0])
         shown = {
             mnc: name
             for mnc, name in self.operator_names.items()
