@@ -29,7 +29,9 @@ def write_tiny_world(
     Parquet files to ``out`` and return it.
 
     Addresses include points exactly on the shared municipal boundary; contact phones are valid
-    Belgian mobile numbers ``+3247012xxxx`` and e-mails ``person<i>@example.org``.
+    Belgian mobile numbers ``+32470120000`` onwards (contact id 2 has ``+32470120001``; every
+    fifth contact has none) and e-mails ``person<i>@example.org`` (every third contact). Also
+    usable at national size (``n_addresses=5_500_000, n_contacts=2_000_000``) for benchmarks.
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -107,23 +109,29 @@ def write_tiny_world(
     ]
     presence = pd.DataFrame(presence_rows).astype({"home_mcc": np.int16, "devices": np.int32})
 
-    labels = np.array(["home", "work", "school", "family"])
+    i = np.arange(n_contacts)
     contacts = pd.DataFrame(
         {
-            "contact_id": np.arange(1, n_contacts + 1, dtype=np.int64),
-            "phone": [f"+3247012{i:04d}" if i % 5 else None for i in range(n_contacts)],
-            "sms": [bool(i % 5) for i in range(n_contacts)],
-            "voice": [i % 7 == 1 for i in range(n_contacts)],
-            "email": [f"person{i}@example.org" if i % 3 == 0 else None for i in range(n_contacts)],
+            "contact_id": i + 1,
+            "phone": pd.Series([f"+32470{k:06d}" for k in 120_000 + i], dtype=object).where(
+                i % 5 != 0, None
+            ),
+            "sms": i % 5 != 0,
+            "voice": i % 7 == 1,
+            "email": pd.Series([f"person{k}@example.org" for k in i], dtype=object).where(
+                i % 3 == 0, None
+            ),
             "language": rng.choice(["nl", "fr", "de", "en"], n_contacts),
         }
     )
+    # One to three distinct addresses each: a random first one, the others a fixed stride away.
     counts = rng.integers(1, 4, n_contacts)
-    contacts["address_ids"] = [
-        rng.choice(addresses["address_id"].to_numpy(), n, replace=False).astype(np.int64)
-        for n in counts
-    ]
-    contacts["address_labels"] = [labels[:n].astype(object) for n in counts]
+    first = rng.integers(0, n_addresses, n_contacts)
+    stride = n_addresses // 3 + 1
+    picks = (first[:, None] + stride * np.arange(3)) % n_addresses + 1_000
+    labels = np.array(["home", "work", "school"], dtype=object)
+    contacts["address_ids"] = [picks[k, :n] for k, n in enumerate(counts)]
+    contacts["address_labels"] = [labels[:n] for n in counts]
     groups = pd.DataFrame(
         {
             "group_id": ["nh-21004", "resp-04000"],

@@ -423,10 +423,19 @@ class ContactsMixin:
         return ids
 
     def _frame(self, query: sa.Select) -> pd.DataFrame:
-        """Result of a query as a DataFrame (subclasses may fetch faster)."""
+        """Result of a parameterless query as a DataFrame of the driver's raw values (faster
+        than SQLAlchemy rows; subclasses may fetch faster still)."""
+        sql = str(
+            query.compile(dialect=self.engine.dialect, compile_kwargs={"literal_binds": True})
+        )
         with self.engine.connect() as conn:
-            result = conn.execute(query)
-            return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+            cursor = conn.connection.driver_connection.cursor()
+            try:
+                cursor.execute(sql)
+                rows = cursor.fetchall()
+            finally:
+                cursor.close()
+        return pd.DataFrame(rows, columns=[c.name for c in query.selected_columns])
 
 
 def _contact_row(reg: Registration) -> dict[str, object]:

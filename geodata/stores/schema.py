@@ -312,6 +312,8 @@ _STRING_DTYPE = pd.Series(
 
 
 def _to_strings(values: pd.Series) -> pd.Series:
+    if isinstance(values.dtype, pd.StringDtype) and values.dtype == _STRING_DTYPE:
+        return values
     values = values.astype(object).where(values.notna(), None)
     return pd.Series(values, index=values.index, dtype=_STRING_DTYPE)
 
