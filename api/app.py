@@ -14,7 +14,7 @@ from typing import Any
 from fastapi import FastAPI
 
 import geoalert
-from api import docs, errors
+from api import docs, errors, page
 from api.errors import PROBLEM_MEDIA_TYPE
 from api.limits import BodySizeLimit
 from api.models import ZONE_FORMS
@@ -65,6 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodySizeLimit, max_bytes=settings.api_max_body_bytes)
     errors.install(app)
     docs.install(app)
+    page.install(app)
     for module in ROUTERS:
         app.include_router(module.router)
     app.openapi = lambda: _openapi(app)
