@@ -68,3 +68,14 @@ def store(request: pytest.FixtureRequest, tiny_world: Path, tmp_path: Path):
     with open_store(db=url) as opened:
         yield opened
     drop_database(url)
+
+
+@pytest.fixture(scope="session")
+def sample_postgis(postgis: str, sample_world: Path) -> str:
+    """URL of a PostGIS database holding the sample world (``geoalert load``); read-only."""
+    from geoalert.testing.postgis import create_database
+    from geodata.stores.load import load_world
+
+    url = create_database(postgis, "sample_world")
+    load_world(sample_world, url, progress=False)
+    return url

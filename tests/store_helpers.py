@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import shapely
 
 from geodata.stores import BaseStore
 
@@ -28,7 +29,7 @@ def comparable(frame: pd.DataFrame) -> pd.DataFrame:
     for column in out.columns:
         values = out[column]
         if str(values.dtype) == "geometry":
-            out[column] = [g.wkb for g in values]
+            out[column] = shapely.to_wkb(np.asarray(values.values))
         elif values.dtype == object and len(values) and isinstance(values.iloc[0], np.ndarray):
             out[column] = values.map(list)
     return out

@@ -131,3 +131,15 @@ def test_missing_world_file_is_named(tiny_world: Path, tmp_path: Path) -> None:
     (world / "cells.parquet").unlink()
     with open_store(world) as store_, pytest.raises(FileNotFoundError, match=r"cells\.parquet"):
         store_.read_cells()
+
+
+@pytest.mark.postgis
+@pytest.mark.parametrize("layer", LAYERS)
+def test_sample_world_reads_identically_from_both_stores(
+    sample_world: Path, sample_postgis: str, layer: str
+) -> None:
+    with open_store(sample_world) as embedded, open_store(db=sample_postgis) as postgis:
+        got = getattr(postgis, f"read_{layer}")()
+        want = getattr(embedded, f"read_{layer}")()
+    assert len(got) > 0
+    pd.testing.assert_frame_equal(comparable(got), comparable(want))
