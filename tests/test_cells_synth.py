@@ -148,6 +148,8 @@ def test_covering_pairs_equal_brute_force():
     range_m = np.exp(rng.uniform(np.log(200), np.log(8_000), n))
     px, py = rng.uniform(-2_000, 22_000, m), rng.uniform(-2_000, 22_000, m)
     point, cell = coverage.covering_pairs(px, py, cx, cy, azimuth, range_m)
+    order = np.lexsort((cell, point))
+    point, cell = point[order], cell[order]
     brute = coverage.contains(
         px[:, None] - cx[None, :], py[:, None] - cy[None, :], azimuth[None, :], range_m[None, :]
     )

@@ -68,8 +68,21 @@ def contains(
 
     All arguments broadcast; returns a boolean array. The boundary is covered.
     """
-    d = np.hypot(dx, dy)
-    in_wedge = (d <= range_m) & (off_boresight_deg(dx, dy, azimuth) <= WEDGE_HALF_ANGLE_DEG)
+    sin_az, cos_az, cos_limit = _orientation(np.asarray(azimuth, float))
+    return _inside(dx, dy, np.hypot(dx, dy), sin_az, cos_az, cos_limit, range_m)
+
+
+def _orientation(azimuth: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Boresight unit vector and the wedge's cosine limit (-1 for omni: every direction)."""
+    omni = np.isnan(azimuth)
+    a = np.radians(np.where(omni, 0.0, azimuth))
+    limit = np.where(omni, -1.0, np.cos(np.radians(WEDGE_HALF_ANGLE_DEG)))
+    return np.sin(a), np.cos(a), limit
+
+
+def _inside(dx, dy, d, sin_az, cos_az, cos_limit, range_m):
+    # off boresight <= half-width  <=>  projection on the boresight >= d * cos(half-width)
+    in_wedge = (d <= range_m) & (dx * sin_az + dy * cos_az >= d * cos_limit)
     return in_wedge | (d <= disc_radius(range_m))
 
 
@@ -136,17 +149,19 @@ def covering_pairs(
     Returns
     -------
     point, cell : numpy.ndarray of int64, shape ``(k,)``
-        Index pairs, sorted by point then cell.
+        Index pairs, in no particular order.
 
     Notes
     -----
     Cells are grouped by range (ratio :data:`RANGE_BIN_RATIO`); a k-d tree per group finds the
-    masts within the group's largest range of each point, then :func:`contains` keeps the
-    pairs inside the shape. Points are processed in chunks of :data:`POINTS_PER_CHUNK`.
+    masts within the group's largest range of each point, then the analytic test of
+    :func:`contains` keeps the pairs inside the shape. Points are processed in chunks of
+    :data:`POINTS_PER_CHUNK`.
     """
     px, py, cx, cy, azimuth, range_m = (
         np.asarray(a, float) for a in (px, py, cx, cy, azimuth, range_m)
     )
+    sin_az, cos_az, cos_limit = _orientation(azimuth)
     reach = np.maximum(range_m, disc_radius(range_m))
     group = np.floor(np.log(reach / reach.min()) / np.log(RANGE_BIN_RATIO)).astype(np.int64)
     groups = [(np.flatnonzero(group == g)) for g in np.unique(group)]
@@ -159,11 +174,17 @@ def covering_pairs(
             pairs = ptree.sparse_distance_matrix(tree, radius, output_type="ndarray")
             i = pairs["i"] + start
             j = members[pairs["j"]]
-            keep = contains(px[i] - cx[j], py[i] - cy[j], azimuth[j], range_m[j])
+            keep = _inside(
+                px[i] - cx[j],
+                py[i] - cy[j],
+                pairs["v"],
+                sin_az[j],
+                cos_az[j],
+                cos_limit[j],
+                range_m[j],
+            )
             points.append(i[keep])
             cells.append(j[keep])
     if not points:
         return np.empty(0, np.int64), np.empty(0, np.int64)
-    point, cell = np.concatenate(points), np.concatenate(cells)
-    order = np.lexsort((cell, point))
-    return point[order], cell[order]
+    return np.concatenate(points), np.concatenate(cells)
