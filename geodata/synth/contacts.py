@@ -329,10 +329,12 @@ def groups(
     pandas.DataFrame
         ``group_id``, ``name``, ``kind``, ``area_code``, ``contact_ids`` (list<int64>).
     """
-    ids = contacts["contact_id"].to_numpy()
+    ids = pd.Series(contacts["contact_id"].to_numpy())
     home = municipal_codes[contacts["municipality"].to_numpy()]
     munis = areas[areas["level"] == "municipality"].set_index("code")
     owner = munis["province_code"].fillna(munis["region_code"])
+    by_municipality = {code: g.to_numpy() for code, g in ids.groupby(home)}
+    by_owner = {code: g.to_numpy() for code, g in ids.groupby(owner.reindex(home).to_numpy())}
     rows = []
 
     def add(group_id, name, kind, area_code, members, size):
@@ -341,8 +343,8 @@ def groups(
         rows.append((group_id, name, kind, area_code, chosen))
 
     for code, row in munis.iterrows():
-        members = ids[home == code]
-        if len(members) == 0:
+        members = by_municipality.get(code)
+        if members is None:
             continue
         network = "BIN" if row["region_code"] == "02000" else "PLP"
         if rng.random() < 0.35:
@@ -365,7 +367,7 @@ def groups(
             int(rng.integers(5, 16)),
         )
     for code in sorted(set(owner)):
-        members = ids[np.isin(home, owner.index[owner == code])]
+        members = by_owner[code]
         name = areas.loc[areas["code"] == code, "name"].iloc[0]
         add(
             f"rescue-{code}",
