@@ -16,13 +16,14 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import sqlalchemy as sa
 from scipy.spatial import cKDTree
 
 from geodata.stores import migrate
 from geodata.stores.base import BaseStore
 from geodata.stores.schema import contact_addresses, contacts, group_members, groups
-from geodata.stores.world import explode_lists, read_world_layer
+from geodata.stores.world import explode_lists, read_world_layer, world_file
 
 __all__ = ["STORE_FILE", "EmbeddedStore"]
 
@@ -76,26 +77,36 @@ class EmbeddedStore(BaseStore):
         if migrate.current(engine) != migrate.head():
             migrate.upgrade(engine)
         super().__init__(engine, metric_crs)
-        self._address_lookup: tuple[np.ndarray, cKDTree, np.ndarray] | None = None
+        self._address_ids: np.ndarray | None = None
+        self._tree: tuple[cKDTree, np.ndarray, np.ndarray] | None = None
 
     def _read_layer(self, layer: str) -> pd.DataFrame:
         return read_world_layer(self.data_dir, layer)
 
-    def _lookup(self) -> tuple[np.ndarray, cKDTree, np.ndarray]:
-        """Sorted address ids, a k-d tree of their lon/lat and the points (cached)."""
-        if self._address_lookup is None:
+    def _sorted_address_ids(self) -> np.ndarray:
+        """Every address id, ascending (cached; only that column is read)."""
+        if self._address_ids is None:
+            ids = pq.read_table(world_file(self.data_dir, "addresses"), columns=["address_id"])
+            self._address_ids = np.sort(ids.column(0).to_numpy())
+        return self._address_ids
+
+    def _address_tree(self) -> tuple[cKDTree, np.ndarray, np.ndarray]:
+        """A k-d tree of the address points (lon, lat), the points and their ids (cached)."""
+        if self._tree is None:
             addresses = self._read_layer("addresses")
             xy = np.column_stack([addresses.geometry.x.to_numpy(), addresses.geometry.y.to_numpy()])
-            self._address_lookup = (addresses["address_id"].to_numpy(), cKDTree(xy), xy)
-        return self._address_lookup
+            self._tree = (cKDTree(xy), xy, addresses["address_id"].to_numpy())
+        return self._tree
 
     def _known_address_ids(self, ids: np.ndarray) -> np.ndarray:
-        known = self._lookup()[0]
-        pos = np.clip(np.searchsorted(known, ids), 0, max(len(known) - 1, 0))
-        return (known[pos] == ids) if len(known) else np.zeros(len(ids), dtype=bool)
+        known = self._sorted_address_ids()
+        if len(known) == 0:
+            return np.zeros(len(ids), dtype=bool)
+        pos = np.clip(np.searchsorted(known, ids), 0, len(known) - 1)
+        return known[pos] == ids
 
     def _addresses_in_boxes(self, lon: np.ndarray, lat: np.ndarray, half: float) -> pd.DataFrame:
-        ids, tree, xy = self._lookup()
+        tree, xy, ids = self._address_tree()
         hits = tree.query_ball_point(np.column_stack([lon, lat]), r=half, p=np.inf)
         i = np.repeat(np.arange(len(lon)), [len(h) for h in hits])
         j = np.fromiter((k for h in hits for k in h), dtype=np.int64, count=len(i))
