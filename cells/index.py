@@ -5,20 +5,20 @@ cells are one contiguous range of positions and a selection is a sorted array of
 positions, never a list of objects.
 
 :meth:`CellIndex.intersecting` answers PostGIS ``ST_Intersects(coverage, zone)`` on
-EPSG:4326 coordinates as they are (touching counts) without an exact polygon test for
-most cells:
+EPSG:4326 coordinates as they are (touching counts) without a GEOS call for almost every
+cell:
 
 1. candidates: cells whose bounding box meets the zone's (STRtree, exact float compares);
-2. one precomputed point per cell, lying in the cell, is tested against the prepared zone:
-   when it is in the zone (boundary included) the cell intersects;
-3. a cell whose bounding box meets no bounding box of a zone boundary segment lies wholly
-   inside or wholly outside the zone, so that point test already decided it;
-4. only the remaining cells, near the boundary with their point outside, get GEOS's exact
-   ``intersects`` against the prepared zone.
+2. a compiled pass (:func:`cells.predicates.classify`) decides each candidate from a point
+   lying in the cell (inside the zone: it intersects), the zone's boundary segments near
+   the cell's box against the cell's edges (a crossing: it intersects; none and the point
+   outside: apart, unless a zone ring lies inside the cell), with orientation signs
+   trusted only far above their rounding error;
+3. the few cells it cannot decide (touching or collinear configurations, multi-part
+   cells) get GEOS's exact ``intersects`` against the prepared zone.
 
-Every step is exact for the given doubles, so the result equals GEOS (and PostGIS) on
-every zone, touching cases included. The work grows with the zone's boundary and its
-result, not with the number of cells in the country.
+The result equals GEOS (and PostGIS) on every zone, touching cases included. The work
+grows with the zone's boundary and its result, not with the number of cells in the country.
 """
 
 from __future__ import annotations
@@ -31,11 +31,16 @@ import pandas as pd
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-__all__ = ["CellIndex"]
+from cells.predicates import (
+    DISJOINT,
+    INTERSECTS,
+    UNDECIDED,
+    ZoneSegments,
+    classify,
+    edge_chunks,
+)
 
-#: Vertices per cell tested against the zone before GEOS's exact test: any of them in
-#: the zone proves the cell intersects it.
-PROBES = 8
+__all__ = ["CellIndex"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -111,7 +116,7 @@ class CellIndex:
 
     def warm(self) -> CellIndex:
         """Build the spatial tree and per-cell points now rather than at the first query."""
-        _ = self._tree, self.point, self.operator_ranges
+        _ = self._tree, self._rings, self.operator_ranges
         return self
 
     def candidates(self, zone: BaseGeometry, operators: list[str] | None = None) -> np.ndarray:
@@ -130,14 +135,24 @@ class CellIndex:
         return mask
 
     @cached_property
-    def probes(self) -> tuple[np.ndarray, np.ndarray]:
-        """:data:`PROBES` vertices of each cell spread along its first ring: lon, lat (n, P)."""
-        xy, owner = shapely.get_coordinates(self.geometry, return_index=True)
-        counts = np.bincount(owner, minlength=len(self))
-        starts = np.cumsum(counts) - counts
-        step = np.linspace(0.0, 1.0, PROBES)[None, :] * (counts[:, None] - 2)
-        picked = xy[starts[:, None] + np.round(step).astype(np.int64)]
-        return np.ascontiguousarray(picked[..., 0]), np.ascontiguousarray(picked[..., 1])
+    def _rings(self) -> tuple:
+        """Cells as flat arrays for :func:`cells.predicates.classify`."""
+        rings, owner = shapely.get_rings(self.geometry, return_index=True)
+        x, y, ring_start = _flat_rings(rings)
+        per_cell = np.bincount(owner, minlength=len(self))
+        cell_rings = np.concatenate(([0], np.cumsum(per_cell)))
+        simple = shapely.get_type_id(self.geometry) == shapely.GeometryType.POLYGON
+        chunks = edge_chunks(x, y, ring_start)
+        return (
+            shapely.bounds(self.geometry),
+            self.point,
+            simple,
+            x,
+            y,
+            ring_start,
+            cell_rings,
+            chunks,
+        )
 
     def intersecting(self, zone: BaseGeometry, operators: list[str] | None = None) -> np.ndarray:
         """Positions of the cells whose coverage intersects the zone (touching counts).
@@ -145,7 +160,7 @@ class CellIndex:
         Parameters
         ----------
         zone : shapely Polygon or MultiPolygon
-            The zone in EPSG:4326 (lon, lat degrees). It is prepared in place.
+            The zone in EPSG:4326 (lon, lat degrees).
         operators : list of str, optional
             Operator MNCs to keep; all operators when omitted.
 
@@ -155,15 +170,24 @@ class CellIndex:
             Sorted positions, equal to the cells for which PostGIS
             ``ST_Intersects(coverage, zone)`` is true.
         """
-        shapely.prepare(zone)
         found = self.candidates(zone, operators)
-        point = self.point[found]
-        hit = shapely.intersects_xy(zone, point[:, 0], point[:, 1])
-        rest = found[~hit]
-        px, py = self.probes
-        probed = shapely.intersects_xy(zone, px[rest], py[rest]).any(axis=1)
-        rest = rest[~probed]
-        exact = shapely.intersects(zone, self.geometry[rest])
-        hit[~hit] = probed
-        hit[np.searchsorted(found, rest[exact])] = True
-        return found[hit]
+        if not found.size:
+            return found
+        status = classify(found, self._rings, ZoneSegments(*_flat_rings(_zone_rings(zone))))
+        undecided = np.flatnonzero(status == UNDECIDED)
+        if undecided.size:
+            shapely.prepare(zone)
+            met = shapely.intersects(zone, self.geometry[found[undecided]])
+            status[undecided] = np.where(met, INTERSECTS, DISJOINT)
+        return found[status == INTERSECTS]
+
+
+def _zone_rings(zone: BaseGeometry) -> np.ndarray:
+    return shapely.get_rings(shapely.get_parts(zone))
+
+
+def _flat_rings(rings: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Vertices of closed rings as flat ``x``, ``y`` and where each ring starts (k + 1)."""
+    xy, owner = shapely.get_coordinates(rings, return_index=True)
+    ring_start = np.concatenate(([0], np.cumsum(np.bincount(owner, minlength=len(rings)))))
+    return np.ascontiguousarray(xy[:, 0]), np.ascontiguousarray(xy[:, 1]), ring_start
