@@ -335,3 +335,29 @@ def test_bad_inputs_are_refused(world):
         )
     with pytest.raises(ValueError, match="Polygon or MultiPolygon, not LineString"):
         synthesize_cells(grid, shapely.LineString([(4.6, 50.8), (4.7, 50.9)]), 0)
+
+
+# ---------------------------------------------------------------- the sample world
+
+
+def test_sample_world_cells(sample_world):
+    import geopandas as gpd
+
+    cells = gpd.read_parquet(sample_world / "cells.parquet")
+    assert cells.crs.to_epsg() == 4326
+    assert cells["cell_id"].is_unique
+    parts = parse_cell_ids(cells["cell_id"])
+    assert (parts["mnc"].to_numpy() == cells["operator"].to_numpy()).all()
+    assert shapely.is_valid(cells.geometry.values).all()
+    assert (shapely.get_num_coordinates(cells.geometry.values) <= 40).all()
+    assert set(cells["operator"]) == set(OPERATORS) and set(cells["radio"]) == {"2G", "4G", "5G"}
+
+    areas = gpd.read_parquet(sample_world / "areas.parquet")
+    land = shapely.union_all(areas.loc[areas["level"] == "municipality"].geometry.values)
+    rng = np.random.default_rng(4)
+    x0, y0, x1, y1 = land.bounds
+    pts = shapely.points(rng.uniform(x0, x1, 4_000), rng.uniform(y0, y1, 4_000))
+    pts = pts[shapely.contains(land, pts)]
+    for op, sub in cells.groupby("operator"):
+        hit, _ = shapely.STRtree(sub.geometry.values).query(pts, predicate="intersects")
+        assert np.bincount(hit, minlength=len(pts)).min() >= 1, f"{op} leaves gaps"

@@ -223,3 +223,40 @@ def test_repeated_bucket_and_bad_cells_are_refused(town):
         presence.simulate_presence(iter(truth), cells.drop(columns="range_m"), seed=0)
     with pytest.raises(ValueError, match="none for"):
         presence.simulate_presence(iter(truth), cells[cells["operator"] != "10"], seed=0)
+
+
+def test_sample_world_presence_relates_to_truth(sample_world):
+    """The sample world's feed: every bucket's devices match the people present times the
+    devices they carry and the share switched on; operators by market share; roamers by the
+    visitors' home countries; per-cell counts rise with the people in coverage."""
+    import geopandas as gpd
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    feed = pd.read_parquet(sample_world / "presence.parquet")
+    cells = gpd.read_parquet(sample_world / "cells.parquet")
+    truth = pq.read_table(sample_world / "truth.parquet", columns=["time", "home_mcc", "geometry"])
+    when = truth["time"].to_pandas()
+    mcc = truth["home_mcc"].to_numpy()
+    assert set(feed["cell_id"]) == set(cells["cell_id"])
+    for time, rows in when.groupby(when).indices.items():
+        got = feed[feed["time"] == time]
+        on = 1 - presence.OFF_SHARE_BY_HOUR[time.hour]
+        assert got["devices"].sum() == pytest.approx(expected_devices(mcc[rows]) * on, rel=0.01)
+        assert set(got.loc[got["home_mcc"] != 206, "home_mcc"]) <= set(mcc[rows])
+        assert (got["home_mcc"] == 206).sum() == len(cells)
+    residents = feed[feed["home_mcc"] == 206].groupby("operator")["devices"].sum()
+    for op, share in presence.MARKET_SHARE.items():
+        assert residents[op] / residents.sum() == pytest.approx(share, abs=0.01)
+
+    afternoon = np.flatnonzero((when.dt.hour == 14).to_numpy())[::10]
+    xy = pc.take(truth["geometry"], afternoon)
+    points = shapely.points(
+        pc.struct_field(xy, "x").to_numpy(), pc.struct_field(xy, "y").to_numpy()
+    )
+    b20 = cells[(cells["band"] == "B20 800") & (cells["operator"] == "01")]
+    cell, _ = shapely.STRtree(points).query(b20.geometry.values, predicate="contains")
+    people = pd.Series(np.bincount(cell, minlength=len(b20)))
+    got = feed[feed["time"].dt.hour == 14].groupby("cell_id")["devices"].sum()
+    devices = pd.Series(got.reindex(b20["cell_id"]).to_numpy())
+    assert people.corr(devices, method="spearman") > 0.55
