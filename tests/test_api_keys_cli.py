@@ -10,20 +10,14 @@ from typer.testing import CliRunner
 
 from geoalert.cli import app
 from geoalert.keys import KEY_PREFIX, authenticate, hash_key
-from geoalert.testing.tiny_world import write_tiny_world
 from geodata.stores import open_store
 
 runner = CliRunner()
 
 
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_tiny_world(tmp_path_factory.mktemp("tiny"))
-
-
 @pytest.fixture
-def world(tiny: Path, tmp_path: Path) -> Path:
-    return Path(shutil.copytree(tiny, tmp_path / "world"))
+def world(tiny_world: Path, tmp_path: Path) -> Path:
+    return Path(shutil.copytree(tiny_world, tmp_path / "world"))
 
 
 def _keys(world: Path, *args: str):
