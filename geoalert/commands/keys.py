@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -10,28 +9,12 @@ from rich.console import Console
 from rich.table import Table
 
 from geoalert.cli import app
+from geoalert.commands.store_options import Data, Db, store_from_options
 from geoalert.keys import KeySpecError, Role, create_key
-from geoalert.settings import get_settings
-from geodata.stores import BaseStore, open_store
 from geodata.stores.access import KeyExists
 
 keys_app = typer.Typer(help="API keys: create, list and revoke.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
-
-Data = Annotated[
-    Path | None,
-    typer.Option("--data", file_okay=False, help="World directory (embedded store)."),
-]
-Db = Annotated[str | None, typer.Option("--db", help="PostGIS store URL, instead of --data.")]
-
-
-def _store(data: Path | None, db: str | None) -> BaseStore:
-    if data is None and db is None:
-        raise typer.BadParameter("give the world with --data DIR (or a PostGIS store with --db)")
-    try:
-        return open_store(data, db, metric_crs=get_settings().metric_crs)
-    except (FileNotFoundError, ValueError) as error:
-        raise typer.BadParameter(str(error)) from None
 
 
 @keys_app.command("create")
@@ -46,7 +29,7 @@ def create(
     name: Annotated[str | None, typer.Option(help="Who holds the key (unique).")] = None,
 ) -> None:
     """Create a key; the key itself is printed alone on the last line, and only once."""
-    with _store(data, db) as store:
+    with store_from_options(data, db) as store:
         try:
             secret, record = create_key(store, role, area, name)
         except (KeySpecError, KeyExists) as error:
@@ -60,7 +43,7 @@ def create(
 @keys_app.command("list")
 def list_(data: Data = None, db: Db = None) -> None:
     """List keys (names, roles, areas, dates; never the keys)."""
-    with _store(data, db) as store:
+    with store_from_options(data, db) as store:
         records = store.list_keys()
     table = Table("name", "role", "area", "created (UTC)", "revoked (UTC)")
     for r in records:
@@ -76,7 +59,7 @@ def revoke(
     db: Db = None,
 ) -> None:
     """Revoke a key: from now on it authenticates nobody."""
-    with _store(data, db) as store:
+    with store_from_options(data, db) as store:
         try:
             record = store.revoke_key(name)
         except LookupError as error:
