@@ -15,7 +15,7 @@ import pandas as pd
 import shapely
 
 from geodata.synth.geography import Geography, Kernel
-from geodata.synth.people import OTHER, PUPIL, STUDENT, VISITOR, WORKER, People
+from geodata.synth.people import DAY_VISITOR, OTHER, PUPIL, STUDENT, VISITOR, WORKER, People
 from geodata.synth.sampling import M_PER_DEG_LAT, M_PER_DEG_LON, jitter, step_rng
 
 DAY = "2024-03-12"
@@ -26,16 +26,18 @@ BUCKET_LENGTH = pd.Timedelta(hours=1)
 
 HOME, TRANSIT, DEST, OUT, LEISURE = range(5)
 
-# P(state) per bucket hour and role (rows: WORKER, PUPIL, STUDENT, OTHER, VISITOR; columns:
-# HOME, TRANSIT, DEST, OUT, LEISURE). Teleworkers count as OTHER.
+# P(state) per bucket hour and role (rows: WORKER, PUPIL, STUDENT, OTHER, VISITOR, DAY_VISITOR;
+# columns: HOME, TRANSIT, DEST, OUT, LEISURE). Teleworkers count as OTHER; day visitors at HOME
+# are abroad, outside the world.
 STATES = {
-    3: [[1, 0, 0, 0, 0]] * 5,
+    3: [[1, 0, 0, 0, 0]] * 6,
     8: [
         [0.30, 0.40, 0.30, 0.00, 0.00],
         [0.20, 0.45, 0.35, 0.00, 0.00],
         [0.45, 0.35, 0.20, 0.00, 0.00],
         [0.93, 0.00, 0.00, 0.07, 0.00],
         [0.75, 0.00, 0.25, 0.00, 0.00],
+        [0.50, 0.00, 0.50, 0.00, 0.00],
     ],
     14: [
         [0.04, 0.00, 0.96, 0.00, 0.00],
@@ -43,6 +45,7 @@ STATES = {
         [0.20, 0.00, 0.70, 0.00, 0.10],
         [0.72, 0.00, 0.00, 0.28, 0.00],
         [0.15, 0.00, 0.85, 0.00, 0.00],
+        [0.00, 0.00, 1.00, 0.00, 0.00],
     ],
     20: [
         [0.78, 0.02, 0.05, 0.00, 0.15],
@@ -50,6 +53,7 @@ STATES = {
         [0.70, 0.00, 0.00, 0.00, 0.30],
         [0.88, 0.00, 0.00, 0.00, 0.12],
         [0.40, 0.00, 0.60, 0.00, 0.00],
+        [0.70, 0.00, 0.30, 0.00, 0.00],
     ],
 }
 
@@ -95,13 +99,13 @@ class Day:
         self,
     ) -> Iterator[tuple[pd.Timestamp, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
         """Yield ``(time, person_id, lon, lat, home_mcc)`` per bucket, for the people inside
-        the world at that time (lon/lat in degrees, EPSG:4326)."""
+        the world at that time (lon/lat in degrees, EPSG:4326): not day visitors still abroad,
+        nor, in a regional world, people outside its extent."""
         for time, hour in zip(bucket_times(), BUCKET_HOURS, strict=True):
             lon, lat = self.positions(hour)
-            if self.extent is None:
-                inside = slice(None)
-            else:
-                inside = shapely.contains_xy(self.extent, lon, lat)
+            inside = np.isfinite(lon)
+            if self.extent is not None:
+                inside &= shapely.contains_xy(self.extent, lon, lat)
             yield (
                 time,
                 self.people.person_id[inside],
@@ -111,12 +115,12 @@ class Day:
             )
 
     def positions(self, hour: int) -> tuple[np.ndarray, np.ndarray]:
-        """Everybody's position at ``hour`` (degrees)."""
+        """Everybody's position at ``hour`` (degrees; NaN for day visitors abroad)."""
         rng = step_rng(self.seed, f"day-{hour}")
         p = self.people
         cum = np.cumsum(np.asarray(STATES[hour], dtype=np.float64), axis=1)
         state = np.empty(len(p), dtype=np.int8)
-        for role in (WORKER, PUPIL, STUDENT, OTHER, VISITOR):
+        for role in (WORKER, PUPIL, STUDENT, OTHER, VISITOR, DAY_VISITOR):
             who = np.flatnonzero(self.behaviour == role)
             state[who] = np.searchsorted(
                 cum[role], rng.random(len(who)) * cum[role, -1], side="right"
@@ -125,7 +129,7 @@ class Day:
 
         at = np.flatnonzero(state == DEST)
         lon[at], lat[at] = p.dest_lon[at], p.dest_lat[at]
-        sights = at[p.role[at] == VISITOR]
+        sights = at[p.role[at] >= VISITOR]
         lon[sights], lat[sights] = jitter(lon[sights], lat[sights], SIGHTS_M, rng)
 
         on_way = np.flatnonzero(state == TRANSIT)

@@ -17,8 +17,8 @@ from geodata.synth.geography import Geography, Kernel
 from geodata.synth.grid import sample_in_pieces
 from geodata.synth.sampling import GroupedChoice, jitter, round_cumulative
 
-WORKER, PUPIL, STUDENT, OTHER, VISITOR = range(5)
-ROLE_NAMES = ("worker", "pupil", "student", "other", "visitor")
+WORKER, PUPIL, STUDENT, OTHER, VISITOR, DAY_VISITOR = range(6)
+ROLE_NAMES = ("worker", "pupil", "student", "other", "visitor", "day visitor")
 
 ROLE_SHARES = np.array([0.42, 0.18, 0.04, 0.36])
 """Residents who work (employment of the 15-64 about 72 %), go to school (3-17 years), study
@@ -37,8 +37,7 @@ CITY_JOBS_PER_1000 = 1.0
 """Jobs per m² of built-up surface grow as (1 + residents per km² / 1000) ** this: offices,
 shops and services concentrate in dense cells, so cities draw commuters."""
 
-# Higher-education campuses (GeoNames id, students) and where foreign visitors stay (GeoNames
-# id, visitors on a weekday at national scale).
+# Higher-education campuses (GeoNames id: students).
 CAMPUSES = {
     2792482: 50_000,  # Leuven
     2797656: 70_000,  # Gent
@@ -60,30 +59,33 @@ CAMPUSES = {
     2785341: 4_000,  # Tournai
     2797779: 4_000,  # Geel
 }
+# Foreign visitors on a weekday in March at national scale (GeoNames id: staying overnight,
+# coming for the day): about 36,000 guests a night (Belgium's ~10 million foreign overnight
+# stays a year, fewer in March) and 90,000 day trippers and business visitors.
 VISITOR_PLACES = {
-    2800866: 45_000,  # Brussels
-    2795011: 3_000,  # Ixelles
-    2783310: 4_000,  # Zaventem (airport hotels)
-    2800931: 18_000,  # Brugge
-    2803138: 15_000,  # Antwerp
-    2797656: 10_000,  # Gent
-    2792482: 4_000,  # Leuven
-    2791537: 2_000,  # Mechelen
-    2789786: 8_000,  # Ostend
-    2801858: 5_000,  # Blankenberge
-    2794210: 5_000,  # Knokke-Heist
-    2799779: 2_500,  # De Haan
-    2791194: 2_500,  # Middelkerke
-    2790150: 2_500,  # Nieuwpoort
-    2794166: 3_000,  # Koksijde
-    2799577: 3_000,  # De Panne
-    2795100: 2_500,  # Ieper
-    2792413: 5_000,  # Liège
-    2790471: 2_000,  # Namur
-    2799357: 2_000,  # Dinant
-    2799047: 1_500,  # Durbuy
-    2786318: 1_500,  # Spa
-    2801283: 1_000,  # Bouillon
+    2800866: (14_000, 25_000),  # Brussels
+    2795011: (1_500, 2_000),  # Ixelles
+    2783310: (3_000, 3_000),  # Zaventem (airport hotels, business parks)
+    2800931: (3_000, 15_000),  # Brugge
+    2803138: (4_000, 8_000),  # Antwerp
+    2797656: (2_500, 6_000),  # Gent
+    2792482: (800, 2_500),  # Leuven
+    2791537: (400, 1_500),  # Mechelen
+    2789786: (1_200, 4_000),  # Ostend
+    2801858: (600, 2_000),  # Blankenberge
+    2794210: (700, 2_500),  # Knokke-Heist
+    2799779: (300, 1_000),  # De Haan
+    2791194: (300, 1_000),  # Middelkerke
+    2790150: (300, 1_200),  # Nieuwpoort
+    2794166: (400, 1_200),  # Koksijde
+    2799577: (400, 2_000),  # De Panne
+    2795100: (500, 2_500),  # Ieper
+    2792413: (1_000, 3_000),  # Liège
+    2790471: (400, 1_500),  # Namur
+    2799357: (300, 1_500),  # Dinant
+    2799047: (400, 1_500),  # Durbuy
+    2786318: (300, 800),  # Spa
+    2801283: (300, 1_000),  # Bouillon
 }
 VISITOR_MCC = {
     208: 0.22,  # France
@@ -112,7 +114,7 @@ class People:
     home_mcc : int16
         206 for residents and commuters, the visitor's country otherwise.
     role : int8
-        WORKER, PUPIL, STUDENT, OTHER or VISITOR.
+        WORKER, PUPIL, STUDENT, OTHER, VISITOR or DAY_VISITOR.
     resident : bool
         Lives in the world (false for commuters from outside a regional world, and visitors).
     telework : bool
@@ -122,7 +124,7 @@ class People:
     home_address : int64
         Address index of the home (-1 outside the world or for visitors).
     home_lon, home_lat : float64
-        Home, or the visitor's accommodation (degrees).
+        Home, or the visitor's accommodation (degrees); NaN for day visitors (at home abroad).
     dest_address : int64
         Address index of the workplace or school (-1 where none).
     dest_lon, dest_lat : float64
@@ -298,10 +300,10 @@ def commuters_from_outside(
 
 
 def visitors(geo: Geography, first_id: int, rng: np.random.Generator) -> People:
-    """Foreign visitors and tourists staying in the world tonight, around the places they visit.
-
-    Their accommodation lies within about a kilometre of the place's centre; ``dest`` is the
-    place itself (sights are drawn around it at each hour).
+    """Foreign visitors around the places they visit, those staying overnight (VISITOR, their
+    accommodation within about a kilometre of the place's centre) and day trippers
+    (DAY_VISITOR, at home abroad at night: no home position). ``dest`` is the place itself;
+    sights are drawn around it at each hour.
     """
     ids = geo.places["geonameid"].to_numpy()
     index = np.array([np.flatnonzero(ids == g)[0] for g in VISITOR_PLACES])
@@ -309,18 +311,21 @@ def visitors(geo: Geography, first_id: int, rng: np.random.Generator) -> People:
     keep = (muni >= 0) & geo.in_world[np.maximum(muni, 0)]
     count = np.array(list(VISITOR_PLACES.values()))[keep]
     index, muni = index[keep], muni[keep]
-    place = np.repeat(np.arange(len(index)), count)
+    place = np.concatenate([np.repeat(np.arange(len(index)), count[:, k]) for k in (0, 1)])
+    role = np.repeat(np.array([VISITOR, DAY_VISITOR], dtype=np.int8), count.sum(axis=0))
     n = len(place)
     lon = geo.places["lon"].to_numpy()[index][place]
     lat = geo.places["lat"].to_numpy()[index][place]
     hlon, hlat = jitter(lon, lat, 900.0, rng)
+    hlon[role == DAY_VISITOR] = np.nan
+    hlat[role == DAY_VISITOR] = np.nan
     mcc = np.array(list(VISITOR_MCC), dtype=np.int16)
     share = np.array(list(VISITOR_MCC.values()))
     home_mcc = mcc[np.searchsorted(np.cumsum(share / share.sum()), rng.random(n), side="right")]
     return People(
         person_id=np.arange(first_id, first_id + n, dtype=np.int64),
         home_mcc=home_mcc,
-        role=np.full(n, VISITOR, dtype=np.int8),
+        role=role,
         resident=np.zeros(n, dtype=bool),
         telework=np.zeros(n, dtype=bool),
         municipality=muni[place].astype(np.int16),
