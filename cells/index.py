@@ -35,7 +35,6 @@ from cells.predicates import (
     DISJOINT,
     INTERSECTS,
     UNDECIDED,
-    ZoneSegments,
     classify,
     edge_chunks,
 )
@@ -138,7 +137,9 @@ class CellIndex:
     def _rings(self) -> tuple:
         """Cells as flat arrays for :func:`cells.predicates.classify`."""
         rings, owner = shapely.get_rings(self.geometry, return_index=True)
-        x, y, ring_start = _flat_rings(rings)
+        xy, ring = shapely.get_coordinates(rings, return_index=True)
+        ring_start = np.concatenate(([0], np.cumsum(np.bincount(ring, minlength=len(rings)))))
+        x, y = np.ascontiguousarray(xy[:, 0]), np.ascontiguousarray(xy[:, 1])
         per_cell = np.bincount(owner, minlength=len(self))
         cell_rings = np.concatenate(([0], np.cumsum(per_cell)))
         simple = shapely.get_type_id(self.geometry) == shapely.GeometryType.POLYGON
@@ -173,21 +174,10 @@ class CellIndex:
         found = self.candidates(zone, operators)
         if not found.size:
             return found
-        status = classify(found, self._rings, ZoneSegments(*_flat_rings(_zone_rings(zone))))
+        status = classify(found, self._rings, zone)
         undecided = np.flatnonzero(status == UNDECIDED)
         if undecided.size:
             shapely.prepare(zone)
             met = shapely.intersects(zone, self.geometry[found[undecided]])
             status[undecided] = np.where(met, INTERSECTS, DISJOINT)
         return found[status == INTERSECTS]
-
-
-def _zone_rings(zone: BaseGeometry) -> np.ndarray:
-    return shapely.get_rings(shapely.get_parts(zone))
-
-
-def _flat_rings(rings: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Vertices of closed rings as flat ``x``, ``y`` and where each ring starts (k + 1)."""
-    xy, owner = shapely.get_coordinates(rings, return_index=True)
-    ring_start = np.concatenate(([0], np.cumsum(np.bincount(owner, minlength=len(rings)))))
-    return np.ascontiguousarray(xy[:, 0]), np.ascontiguousarray(xy[:, 1]), ring_start

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import numba as nb
 import numpy as np
+import shapely
 
-__all__ = ["DISJOINT", "INTERSECTS", "UNDECIDED", "ZoneSegments", "classify", "edge_chunks"]
+__all__ = ["DISJOINT", "INTERSECTS", "UNDECIDED", "classify", "edge_chunks", "flat_rings"]
 
 INTERSECTS, DISJOINT, UNDECIDED = np.int8(1), np.int8(0), np.int8(2)
 #: Orientation determinants smaller than this share of the sum of their two products'
@@ -87,22 +88,66 @@ def _segments_cross(ax, ay, bx, by, cx, cy, dx, dy):
     return 1 if (o1 != o2 and o3 != o4) else 0
 
 
-class ZoneSegments:
-    """A zone's boundary as flat rings plus a grid of its segments, for :func:`classify`.
+@nb.njit(inline="always", **_JIT)
+def _uint32(buf, at):
+    return (
+        np.int64(buf[at])
+        | (np.int64(buf[at + 1]) << 8)
+        | (np.int64(buf[at + 2]) << 16)
+        | (np.int64(buf[at + 3]) << 24)
+    )
 
-    Parameters
-    ----------
+
+@nb.njit(**_JIT)
+def _wkb_rings(buf):
+    """Rings of a little-endian 2-D WKB Polygon or MultiPolygon: x, y, ring_start."""
+    multi = _uint32(buf, 1) == 6
+    polygons, at = (_uint32(buf, 5), 9) if multi else (1, 5)
+    n_rings = n_points = 0
+    p = at
+    for _ in range(polygons):
+        p += 5 if multi else 0
+        rings = _uint32(buf, p)
+        p += 4
+        for _ in range(rings):
+            n = _uint32(buf, p)
+            p += 4 + 16 * n
+            n_rings += 1
+            n_points += n
+    x = np.empty(n_points)
+    y = np.empty(n_points)
+    ring_start = np.empty(n_rings + 1, dtype=np.int64)
+    ring_start[0] = 0
+    p, k, r = at, 0, 0
+    for _ in range(polygons):
+        p += 5 if multi else 0
+        rings = _uint32(buf, p)
+        p += 4
+        for _ in range(rings):
+            n = _uint32(buf, p)
+            p += 4
+            for _ in range(n):
+                x[k] = buf[p : p + 8].view(np.float64)[0]
+                y[k] = buf[p + 8 : p + 16].view(np.float64)[0]
+                p += 16
+                k += 1
+            r += 1
+            ring_start[r] = k
+    return x, y, ring_start
+
+
+def flat_rings(geometry) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rings of a shapely Polygon or MultiPolygon as flat arrays.
+
+    Returns
+    -------
     x, y : ndarray of float64
-        Vertices of every ring of the zone (EPSG:4326), each ring closed.
+        Every ring's vertices (closed rings, exteriors before their holes), as stored.
     ring_start : ndarray of int64
-        Start of each ring in ``x``/``y``, then the total length.
+        Where each ring starts, then the total number of vertices.
     """
-
-    __slots__ = ("grid", "ring_start", "x", "y")
-
-    def __init__(self, x: np.ndarray, y: np.ndarray, ring_start: np.ndarray):
-        self.x, self.y, self.ring_start = x, y, ring_start
-        self.grid = _segment_grid(x, y, ring_start)
+    wkb = shapely.to_wkb(geometry, byte_order=1, output_dimension=2)
+    return _wkb_rings(np.frombuffer(wkb, dtype=np.uint8))
 
 
 @nb.njit(**_JIT)
@@ -260,8 +305,8 @@ def _classify(
     x,
     y,
     ring_start,
-    grid,
 ):
+    grid = _segment_grid(x, y, ring_start)
     status = np.empty(len(candidates), dtype=np.int8)
     seen = np.full(len(x), -1, dtype=np.int64)
     stamp = 0
@@ -298,11 +343,7 @@ def _classify(
     return status
 
 
-def classify(
-    candidates: np.ndarray,
-    cells: tuple,
-    zone: ZoneSegments,
-) -> np.ndarray:
+def classify(candidates: np.ndarray, cells: tuple, zone) -> np.ndarray:
     """Decide for each candidate cell whether its coverage intersects the zone.
 
     Parameters
@@ -314,26 +355,12 @@ def classify(
         chunks)``: cell boxes, a point inside each cell, whether the cell is one polygon
         (others are left undecided), the cells' flat rings, per cell its first ring (n + 1),
         and :func:`edge_chunks` of the rings.
-    zone : ZoneSegments
+    zone : shapely Polygon or MultiPolygon
+        The zone, valid, EPSG:4326 like the cells.
 
     Returns
     -------
     ndarray of int8, shape (k,)
         :data:`INTERSECTS`, :data:`DISJOINT` or :data:`UNDECIDED` per candidate.
     """
-    bounds, point, simple, cell_x, cell_y, cell_ring_start, cell_rings, chunks = cells
-    return _classify(
-        candidates,
-        bounds,
-        point,
-        simple,
-        cell_x,
-        cell_y,
-        cell_ring_start,
-        cell_rings,
-        chunks,
-        zone.x,
-        zone.y,
-        zone.ring_start,
-        zone.grid,
-    )
+    return _classify(candidates, *cells, *flat_rings(zone))

@@ -24,8 +24,10 @@ import numbers
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import chain
 
 import numpy as np
+import orjson
 import shapely
 from pyproj import Transformer
 from shapely.geometry import mapping
@@ -119,7 +121,7 @@ class _Reader:
 
     # -- entry ---------------------------------------------------------------------------
     def zone(self, value: object, path: str) -> BaseGeometry:
-        if not isinstance(value, Mapping):
+        if not isinstance(value, dict | Mapping):
             raise ZoneError(f"{_where(path)}expected {FORMS}, got {_kind(value)}")
         if "type" in value:
             return self.geojson(value, path)
@@ -185,7 +187,7 @@ class _Reader:
         if not rings:
             raise ZoneError(f"{path}: the Polygon is empty (no rings)")
         shell, *holes = (self.ring(r, f"{path}[{i}]") for i, r in enumerate(rings))
-        return shapely.polygons(shell, holes=holes or None)
+        return shapely.polygons(shell, holes=[shapely.linearrings(h) for h in holes] or None)
 
     def ring(self, value: object, path: str) -> np.ndarray:
         xy = self.positions(value, path, "linear ring")
@@ -208,15 +210,16 @@ class _Reader:
                 f"{path}: the zone has more than {limit} vertices, the limit "
                 "(GEOALERT_MAX_ZONE_VERTICES)"
             )
-        if not all(
-            type(p) is list and 2 <= len(p) <= 3 and all(type(v) in _NUMBER_TYPES for v in p)
-            for p in positions
-        ):
+        try:  # fast path: every value an int or a float, all positions of one length
+            plain = set(map(type, chain.from_iterable(positions))) <= _NUMBER_TYPES
+            xy = np.array(positions, dtype=np.float64)
+        except (TypeError, ValueError):
+            plain, xy = False, None
+        if not plain or xy.ndim != 2 or not 2 <= xy.shape[1] <= 3:
             _check_positions(positions, path)
-        try:
-            xy = np.array(positions, dtype=np.float64).reshape(len(positions), -1)
-        except ValueError:  # 2-D and 3-D positions mixed
-            xy = np.array([p[:2] for p in positions], dtype=np.float64)
+            xy = np.array([p[:2] for p in positions], dtype=np.float64).reshape(-1, 2)
+            if any(len(p) == 3 for p in positions):
+                xy = np.column_stack((xy, np.zeros(len(xy))))  # altitudes present
         if xy.shape[1] == 3 or len(xy) != len(positions):
             self.warn(f"{path}: altitudes dropped (zones are two-dimensional)")
             xy = np.ascontiguousarray(xy[:, :2])
@@ -333,8 +336,8 @@ def parse_zone(
     settings = settings or get_settings()
     if isinstance(value, str | bytes):
         try:
-            value = json.loads(value)
-        except ValueError as error:
+            value = orjson.loads(value)
+        except orjson.JSONDecodeError as error:
             raise ZoneError(f"the zone is not valid JSON: {error}") from None
     reader = _Reader(settings, areas)
     geometry = reader.zone(value, "")

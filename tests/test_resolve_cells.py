@@ -281,14 +281,15 @@ def test_cli_prints_the_resolution(world, tmp_path):
 
     zone = tmp_path / "zone.json"
     zone.write_text(json.dumps({"circle": {"lon": 4.35, "lat": 50.85, "radius_m": 1500}}))
-    run = CliRunner().invoke(
-        app, ["resolve", "--data", str(world), "--zone", f"@{zone}", "--operators", "01,20"]
-    )
+    args = ["resolve", "--data", str(world), "--zone", f"@{zone}", "--include", "cells"]
+    run = CliRunner().invoke(app, [*args, "--operators", "01,20"])
     assert run.exit_code == 0, run.output
     out = json.loads(run.stdout)
     assert out["cells"] and {c["operator"] for c in out["cells"]} <= {"01", "20"}
     assert set(out["operators"]) == {"01", "20"}
-    bad = CliRunner().invoke(app, ["resolve", "--data", str(world), "--zone", '{"area": "99999"}'])
+    bad = CliRunner().invoke(
+        app, ["resolve", "--data", str(world), "--zone", '{"area": "99999"}', "--include", "cells"]
+    )
     assert bad.exit_code == 2
     assert "area: unknown area code '99999'" in bad.stderr
 
