@@ -4,7 +4,7 @@ The bands are those the three operators hold under their BIPT licences (900 and 
 the GSM licences, 2100 MHz since 2001, 800 and 2600 MHz since 2011-2013, 700 MHz and 3600 MHz
 since the 2022 multiband auction). The certificates of ``cells/priors`` carry only the 800 MHz
 layer, so which layers a site carries is set here, by environment, as a model: a real sector
-carries four to seven layers; the demo world keeps 1.7 per sector on average (the 800 MHz
+carries four to seven layers; the demo world keeps 1.8 per sector on average (the 800 MHz
 coverage layer everywhere, capacity and legacy layers where they matter most), which puts the
 national network at about 60 000 cells, the size the engine's benchmarks are set for.
 """

@@ -7,8 +7,8 @@
 2. sectors (:mod:`cells.synth.sectors`): certificate azimuths where known, learned ones elsewhere;
 3. layers and ranges (:mod:`cells.synth.bands`): a cell per sector and band layer, its range
    from the band and the operator's local site spacing;
-4. coverage check (here): every point of the extent, on a lattice plus its boundary, is
-   covered by each operator, widening the 800 MHz cell that faces a gap when needed;
+4. coverage check (here): the gaps each operator leaves in the extent (extent minus the union
+   of its coverage polygons) are closed by widening the 800 MHz cell that faces them;
 5. identities (:mod:`cells.identity`): ECGI/NCGI/CGI-style ids, geometry to EPSG:4326.
 """
 
