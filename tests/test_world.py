@@ -134,7 +134,7 @@ def test_manifest_describes_the_world(manifest):
     assert manifest["seed"] == 0
     times = pd.to_datetime(manifest["buckets"]["times"])
     assert [t.hour for t in times] == [3, 8, 14, 20]
-    assert manifest["buckets"]["length"] == "PT1H"
+    assert pd.Timedelta(manifest["buckets"]["length"]) == pd.Timedelta(hours=1)
     lon0, lat0, lon1, lat1 = manifest["extent"]["bbox"]
     assert 4.0 < lon0 < 4.35 < lon1 < 4.7 and 50.6 < lat0 < 50.85 < lat1 < 51.0
     for source in manifest["sources"]:

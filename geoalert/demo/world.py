@@ -217,7 +217,7 @@ def _manifest(scale: str, seed: int, counts: dict, extent: list, seconds: float)
         "counts": counts,
         "buckets": {
             "times": [t.isoformat() for t in daymod.bucket_times()],
-            "length": "PT1H",
+            "length": pd.Timedelta(daymod.BUCKET_LENGTH).isoformat(),
             "timezone": daymod.TIMEZONE,
         },
         "extent": {"bbox": [round(v, 6) for v in extent]},

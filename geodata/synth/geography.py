@@ -67,6 +67,7 @@ class Geography:
         self.n = len(self.municipalities)
         self._to_metric = pyproj.Transformer.from_crs("EPSG:4326", self.metric_crs, always_xy=True)
         # Addresses exist only in the world's pieces; set by :meth:`set_addresses`.
+        self.address_piece = np.empty(0, dtype=np.int64)
         self.address_count = np.zeros(len(self.pieces), dtype=np.int64)
         self.address_start = np.zeros(len(self.pieces), dtype=np.int64)
         self.address_lon = np.empty(0)
@@ -143,6 +144,7 @@ class Geography:
 
     def set_addresses(self, piece: np.ndarray, lon: np.ndarray, lat: np.ndarray) -> None:
         """Record the world's address points (sorted by piece)."""
+        self.address_piece = piece
         self.address_count = np.bincount(piece, minlength=len(self.pieces))
         self.address_start = np.concatenate([[0], np.cumsum(self.address_count)[:-1]])
         self.address_lon, self.address_lat = lon, lat

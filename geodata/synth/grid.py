@@ -60,10 +60,6 @@ class Pieces:
     def __len__(self) -> int:
         return len(self.cell)
 
-    def take(self, index: np.ndarray) -> Pieces:
-        """The pieces at ``index`` (integer or boolean array)."""
-        return Pieces(**{k: v[index] for k, v in self.__dict__.items()})
-
 
 def cut_grid(grid: pd.DataFrame, outlines: np.ndarray) -> Pieces:
     """Clip every grid cell to the municipality outlines it overlaps.

@@ -18,7 +18,6 @@ from geodata.synth.grid import sample_in_pieces
 from geodata.synth.sampling import GroupedChoice, jitter, round_cumulative
 
 WORKER, PUPIL, STUDENT, OTHER, VISITOR, DAY_VISITOR = range(6)
-ROLE_NAMES = ("worker", "pupil", "student", "other", "visitor", "day visitor")
 
 ROLE_SHARES = np.array([0.42, 0.18, 0.04, 0.36])
 """Residents who work (employment of the 15-64 about 72 %), go to school (3-17 years), study
@@ -219,11 +218,14 @@ def residents(geo: Geography, rng: np.random.Generator) -> People:
     """The residents of the world, each at an address of their grid piece.
 
     Within a piece, residents pick addresses uniformly, so households have Poisson-like sizes
-    and some addresses stay non-residential.
+    and some addresses stay non-residential. Every piece with residents has an address
+    (:func:`geodata.synth.addresses.address_counts`).
     """
     pieces = np.flatnonzero(geo.in_world[geo.pieces.municipality] & (geo.residents > 0))
     piece = np.repeat(pieces, geo.residents[pieces])
     address = np.sort(geo.pick_address(piece, rng.random(len(piece))))
+    if len(address) and address[0] < 0:
+        raise ValueError("residents: a piece with residents has no address")
     n = len(address)
     role = draw_roles(n, rng)
     return People(
@@ -232,7 +234,7 @@ def residents(geo: Geography, rng: np.random.Generator) -> People:
         role=role,
         resident=np.ones(n, dtype=bool),
         telework=(role == WORKER) & (rng.random(n) < TELEWORK_SHARE),
-        municipality=geo.pieces.municipality[piece].astype(np.int16),
+        municipality=geo.pieces.municipality[geo.address_piece[address]].astype(np.int16),
         home_address=address,
         home_lon=geo.address_lon[address],
         home_lat=geo.address_lat[address],
