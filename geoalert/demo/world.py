@@ -69,8 +69,10 @@ def build_world(
         Directory to write into (created if needed); the world's files replace any there, and
         appear only once all of them are built.
     scale : {"sample", "national"}
-        ``"sample"``: the Brussels-Capital Region and the municipalities that touch it;
-        ``"national"``: Belgium.
+        ``"sample"``: the Brussels-Capital Region and the municipalities that touch it, i.e.
+        the national world seen through that window (its residents, the commuters and
+        visitors who come in by day, and only the positions inside it); ``"national"``:
+        Belgium.
     seed : int
         Non-negative; the same seed gives byte-identical data files.
     progress : bool
