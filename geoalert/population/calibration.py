@@ -3,10 +3,15 @@
 The reference geography says how many people live in the world: the GHSL 2020 population grid
 (``geodata.priors``) over the world's municipalities. At night (the bucket nearest 03:00 local
 time) they are at home, in the world, so the domestic devices counted then divided by that
-population is the number of devices per person the operators see (people with two phones or
-none, phones switched off). By day a world cut out of a country gains commuters from outside
-it, so the night ratio is the one used for every bucket. Operator market shares are the
-operators' shares of the domestic devices, bucket by bucket.
+population is the number of devices per person the operators see at night (people with two
+phones or none, phones switched off).
+
+By day more phones are on, but the residents are no fixed reference any more: a world cut out
+of a country gains commuters from outside it. Foreign visitors are: they stay in the world
+through the day. So the share of phones on at each hour, relative to the night, is read from
+the roaming devices: devices per person in bucket t = night ratio x roaming devices in t /
+roaming devices at night. Operator market shares are the operators' shares of the domestic
+devices, bucket by bucket.
 """
 
 from __future__ import annotations
@@ -62,7 +67,8 @@ class Calibration:
     residents : float
         People living in the world (reference geography).
     devices_per_person : float64 array, shape (t,)
-        Domestic devices (MCC 206, all operators) per resident at night, for every bucket.
+        Devices per person present, per bucket: domestic devices (MCC 206, all operators) per
+        resident at night, scaled by the roaming devices relative to the night.
     operator_share : float64 array, shape (t, n_operators)
         Each operator's share of the domestic devices, per bucket.
     roaming_share : float64 array, shape (t, n_operators)
@@ -112,7 +118,9 @@ class Calibration:
             raise ValueError("a presence bucket counts no domestic device at all")
         away_total = away.sum(axis=1, keepdims=True)
         away_share = np.divide(away, away_total, out=np.zeros_like(away), where=away_total > 0)
-        per_person = np.full(len(total), total[night] / residents)
+        away_all = away_total[:, 0]
+        awake = away_all / away_all[night] if away_all[night] > 0 else np.ones(len(total))
+        per_person = total[night] / residents * awake
         return cls(float(residents), per_person, home / total[:, None], away_share)
 
 

@@ -40,6 +40,8 @@ class PresentPopulation:
     level : float
         Share of the truths the interval is meant to cover.
     operator_names : dict of MNC to name, optional
+    noise_sd : float, optional
+        Standard deviation in people of the noise of each tile (``k`` by default).
     """
 
     def __init__(
@@ -50,6 +52,7 @@ class PresentPopulation:
         secret: bytes | None = None,
         level: float = 0.9,
         operator_names: dict[str, str] | None = None,
+        noise_sd: float | None = None,
     ) -> None:
         self._index = index
         self.operator_names = {mnc: (operator_names or {}).get(mnc, mnc) for mnc in self.operators}
@@ -58,7 +61,7 @@ class PresentPopulation:
             digest.update(index.presence.roaming.tobytes())
             secret = digest.digest()
         self._publisher = Publisher(k=k, secret=secret, interval=IntervalModel(level=level))
-        self._noise = NoiseField(index.plan.grid, secret, sd=k)
+        self._noise = NoiseField(index.plan.grid, secret, sd=k if noise_sd is None else noise_sd)
 
     @classmethod
     def load(cls, store, settings) -> PresentPopulation:
