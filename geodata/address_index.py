@@ -13,6 +13,7 @@ PostGIS ``ST_Covers(zone, point)`` (shapely ``covers``): points on the boundary 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -26,16 +27,30 @@ __all__ = ["AddressIndex", "AddressSelection", "addresses_to_dict"]
 #: Quadtree depth: 2**24 cells per axis (about 2 cm across Belgium).
 DEPTH = 24
 #: Nodes with at most this many addresses are not split further: their points are tested.
-LEAF_SIZE = 48
+LEAF_SIZE = 96
 #: Node boxes are widened by this many degrees before tests against the zone, far more
 #: than the rounding of node edges and Morton keys (about 1e-14 degrees), so that a node
 #: found wholly inside (or outside) the zone holds only addresses that are.
 _EPS_DEG = 1e-9
+#: Levels split without tests below the one whose cells are as large as the zone.
+_START_SPLITS = 3
+#: Deepest level with a table from cells to nodes (4**10 cells of about 270 m in Belgium).
+_TABLE_LEVEL = 10
+_TABLE_OFFSET = [(4**level - 1) // 3 for level in range(_TABLE_LEVEL + 1)]
+#: Zone boundaries with more vertices than this are prepared (indexed) for box tests;
+#: smaller ones are faster to test as they are.
+_PREPARE_VERTICES = 64
+# A node's four children, in Morton order, from its row (column, row, code, first, end):
+# column 2x + dx, row 2y + dy, code 4c + (dx + 2 dy), first and end set by the caller.
+_CHILD_SCALE = np.array([2, 2, 4, 1, 1], dtype=np.int64)
+_CHILD_OFFSET = np.array(
+    [[0, 0, 0, 0, 0], [1, 0, 1, 0, 0], [0, 1, 2, 0, 0], [1, 1, 3, 0, 0]], dtype=np.int64
+)
 
 
-def _spread_bits(v: np.ndarray) -> np.ndarray:
-    """Insert a zero bit after each of the low 32 bits of ``v`` (uint64)."""
-    v = v.astype(np.uint64) & np.uint64(0xFFFFFFFF)
+def _spread_bits(v):
+    """Insert a zero bit after each of the low 32 bits of ``v`` (uint64 array or int)."""
+    v = v & 0xFFFFFFFF
     for shift, mask in (
         (16, 0x0000FFFF0000FFFF),
         (8, 0x00FF00FF00FF00FF),
@@ -43,13 +58,17 @@ def _spread_bits(v: np.ndarray) -> np.ndarray:
         (2, 0x3333333333333333),
         (1, 0x5555555555555555),
     ):
-        v = (v | (v << np.uint64(shift))) & np.uint64(mask)
+        v = (v | (v << shift)) & mask
     return v
 
 
-def _morton(ix: np.ndarray, iy: np.ndarray) -> np.ndarray:
-    """Morton code (uint64) of integer cell columns ``ix`` and rows ``iy``."""
-    return _spread_bits(ix) | (_spread_bits(iy) << np.uint64(1))
+def _morton(ix, iy):
+    """Morton code of cell columns ``ix`` and rows ``iy`` (uint64 arrays or ints)."""
+    return _spread_bits(ix) | (_spread_bits(iy) << 1)
+
+
+#: Morton bits of the cell columns (rows: shifted by one) at levels up to ``_TABLE_LEVEL``.
+_SPREAD = _spread_bits(np.arange(1 << _TABLE_LEVEL, dtype=np.int64))
 
 
 def _ranges_to_positions(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
@@ -71,9 +90,9 @@ class AddressSelection:
     index : AddressIndex
         The index the positions refer to.
     lo, hi : ndarray of int64, shape (k,)
-        Sorted, disjoint half-open ranges ``[lo, hi)`` of positions wholly inside the zone.
+        Disjoint half-open ranges ``[lo, hi)`` of positions wholly inside the zone.
     points : ndarray of int64, shape (m,)
-        Sorted positions, outside those ranges, of addresses that passed an exact point test.
+        Positions, outside those ranges, of addresses that passed an exact point test.
     """
 
     index: AddressIndex
@@ -125,8 +144,8 @@ def addresses_to_dict(selection: AddressSelection) -> dict:
 class AddressIndex:
     """Addresses sorted along a quadtree's Morton curve for exact zone counts.
 
-    Build with :meth:`from_arrays` or :meth:`from_frame`; query with :meth:`select`.
-    All arrays held by the index are in Morton order ("positions").
+    Build from arrays or with :meth:`from_frame`; query with :meth:`select`. All
+    address arrays held by the index are in Morton order ("positions").
 
     Parameters
     ----------
@@ -176,7 +195,7 @@ class AddressIndex:
             self.x0, self.y0, self.width, self.height = 0.0, 0.0, 1.0, 1.0
         keys = _morton(self._cell(lon, self.x0, self.width), self._cell(lat, self.y0, self.height))
         order = np.argsort(keys, kind="stable")
-        self.keys = keys[order]
+        self.keys = keys[order].astype(np.int64)  # codes use 2 * DEPTH < 63 bits
         self.address_id = address_id[order]
         self.lon = lon[order]
         self.lat = lat[order]
@@ -187,6 +206,61 @@ class AddressIndex:
         change = np.flatnonzero(np.diff(self.municipality_code)) + 1
         self._run_start = np.concatenate(([0], change)).astype(np.int64) if n else change
         self._run_municipality = self.municipality_code[self._run_start]
+        self._build_tree()
+
+    def _build_tree(self) -> None:
+        """Split nodes with more than ``leaf_size`` addresses, level by level.
+
+        Node ``i`` holds positions ``[node_lo[i], node_hi[i])`` and has ``node_box[i]``,
+        its box widened by ``_EPS_DEG``, and centre ``(node_cx[i], node_cy[i])``.
+        ``node_next[i]`` lists (-1 for none) the nodes two levels down, or a child itself
+        when that child is a leaf: the search goes down two levels per step.
+        """
+        # Rows (column, row, Morton code, first position, end position) per level.
+        nodes = np.array([[0, 0, 0, 0, len(self)]], dtype=np.int64)
+        levels, per_level, child_of = [np.zeros(1, dtype=np.int64)], [nodes], []
+        for level in range(DEPTH + 1):
+            split = (nodes[:, 4] - nodes[:, 3] > self.leaf_size) & (level < DEPTH)
+            children = _children(nodes[split], self.keys, level + 1)
+            # Child ids follow on from the ids given so far, in order; -1 for empty ones.
+            filled = (children[:, :, 4] > children[:, :, 3]).ravel()
+            ids = np.full(filled.shape, -1)
+            ids[filled] = sum(map(len, per_level)) + np.arange(filled.sum())
+            table = np.full((len(nodes), 4), -1)
+            table[split] = ids.reshape(-1, 4)
+            child_of.append(table)
+            nodes = children.reshape(-1, 5)[filled]
+            if not len(nodes):
+                break
+            levels.append(np.full(len(nodes), level + 1))
+            per_level.append(nodes)
+
+        nodes, level = np.concatenate(per_level), np.concatenate(levels)
+        self.node_lo, self.node_hi = nodes[:, 3], nodes[:, 4]
+        node_child = np.concatenate(child_of)
+        self.node_split = node_child.max(axis=1) >= 0
+        child = node_child.clip(min=0)
+        self.node_next = np.where(
+            (self.node_split[child] & (node_child >= 0))[:, :, None],
+            node_child[child],
+            np.where(np.arange(4) == 0, node_child[:, :, None], -1),
+        ).reshape(-1, 16)
+        size_x, size_y = np.ldexp(self.width, -level), np.ldexp(self.height, -level)
+        x_lo, y_lo = self.x0 + nodes[:, 0] * size_x, self.y0 + nodes[:, 1] * size_y
+        self.node_box = shapely.box(
+            x_lo - _EPS_DEG, y_lo - _EPS_DEG, x_lo + size_x + _EPS_DEG, y_lo + size_y + _EPS_DEG
+        )
+        self.node_cx, self.node_cy = x_lo + size_x / 2, y_lo + size_y / 2
+        # cell_node[_TABLE_OFFSET[l] + code]: the deepest node of level <= l holding cell
+        # (l, code), -1 where no address lies.
+        tables = [np.zeros(1, dtype=np.int64)]
+        for lev in range(1, _TABLE_LEVEL + 1):
+            inherited = np.repeat(tables[-1], 4)
+            inherited[self.node_split[inherited.clip(min=0)] & (inherited >= 0)] = -1
+            at_level = np.flatnonzero(level == lev)
+            inherited[nodes[at_level, 2]] = at_level
+            tables.append(inherited)
+        self._cell_node = np.concatenate(tables)
 
     @staticmethod
     def _cell(v: np.ndarray, origin: float, width: float) -> np.ndarray:
@@ -227,6 +301,43 @@ class AddressIndex:
         found = (at < len(self)) & (sorted_ids[at_clipped] == address_id) if len(self) else at < 0
         return np.where(found, self._id_order[at_clipped], -1)
 
+    def _cell_span(self, level: int, xmin: float, ymin: float, xmax: float, ymax: float):
+        """First and last cell column and row at ``level`` that meet a bounding box."""
+        n = 1 << level
+        return (
+            min(max(math.floor((v - origin) / width * n), 0), n - 1)
+            for v, origin, width in (
+                (xmin, self.x0, self.width),
+                (xmax, self.x0, self.width),
+                (ymin, self.y0, self.height),
+                (ymax, self.y0, self.height),
+            )
+        )
+
+    def _start_nodes(self, xmin: float, ymin: float, xmax: float, ymax: float) -> np.ndarray:
+        """Ids of the nodes a zone's search starts from.
+
+        The cells ``_START_SPLITS`` levels below the deepest level whose cells are at
+        least as large as the bounding box (cells that large always cross the boundary),
+        but no deeper than ``_TABLE_LEVEL``, that meet the box; each is replaced by the
+        deepest node holding it.
+        """
+        level = min(
+            max(
+                min(
+                    math.floor(math.log2(self.width / max(xmax - xmin, 1e-300))),
+                    math.floor(math.log2(self.height / max(ymax - ymin, 1e-300))),
+                ),
+                0,
+            )
+            + _START_SPLITS,
+            _TABLE_LEVEL,
+        )
+        x_first, x_last, y_first, y_last = self._cell_span(level, xmin, ymin, xmax, ymax)
+        code = (_SPREAD[x_first : x_last + 1, None] | (_SPREAD[y_first : y_last + 1] << 1)).ravel()
+        nodes = self._cell_node[_TABLE_OFFSET[level] + code]
+        return np.unique(nodes[nodes >= 0])
+
     def select(self, zone: BaseGeometry) -> AddressSelection:
         """The addresses covered by ``zone`` (EPSG:4326), boundary points included.
 
@@ -246,73 +357,34 @@ class AddressIndex:
             return AddressSelection(self, empty, empty, empty)
         shapely.prepare(zone)
         boundary = zone.boundary
-        shapely.prepare(boundary)
-        xmin, ymin, xmax, ymax = zone.bounds
-        # Start at the deepest level whose cells are at least as large as the zone:
-        # its bounding box then meets at most 2 x 2 cells.
-        level = int(
-            np.clip(
-                min(
-                    np.floor(np.log2(self.width / max(xmax - xmin, 1e-300))),
-                    np.floor(np.log2(self.height / max(ymax - ymin, 1e-300))),
-                ),
-                0,
-                DEPTH,
-            )
-        )
-        n_cells = 1 << level
-        cx = np.floor((np.array([xmin, xmax]) - self.x0) / self.width * n_cells)
-        cy = np.floor((np.array([ymin, ymax]) - self.y0) / self.height * n_cells)
-        cx, cy = np.clip(cx, 0, n_cells - 1), np.clip(cy, 0, n_cells - 1)
-        ix, iy = np.meshgrid(
-            np.arange(cx[0], cx[1] + 1, dtype=np.int64),
-            np.arange(cy[0], cy[1] + 1, dtype=np.int64),
-        )
-        ix, iy = ix.ravel(), iy.ravel()
+        if shapely.get_num_coordinates(boundary) > _PREPARE_VERTICES:
+            shapely.prepare(boundary)
+        nodes = self._start_nodes(*zone.bounds)
 
-        full_lo, full_hi, leaf_lo, leaf_hi = [], [], [], []
-        while len(ix):
-            shift = np.uint64(2 * (DEPTH - level))
-            code = _morton(ix, iy)
-            lo = np.searchsorted(self.keys, code << shift)
-            hi = np.searchsorted(self.keys, (code + np.uint64(1)) << shift)
-            keep = hi > lo
-            ix, iy, lo, hi = ix[keep], iy[keep], lo[keep], hi[keep]
-            cw, ch = self.width / (1 << level), self.height / (1 << level)
-            x_lo, y_lo = self.x0 + ix * cw, self.y0 + iy * ch
-            boxes = shapely.box(
-                x_lo - _EPS_DEG, y_lo - _EPS_DEG, x_lo + cw + _EPS_DEG, y_lo + ch + _EPS_DEG
-            )
-            crossed = shapely.intersects(boundary, boxes)
+        calm, leaves = [], []
+        while len(nodes):
+            crossed = shapely.intersects(self.node_box[nodes], boundary)
             # A widened box that the boundary does not cross lies wholly inside or
-            # wholly outside the zone: one point (its centre) tells which.
-            calm = np.flatnonzero(~crossed)
-            inside = calm[shapely.intersects_xy(zone, x_lo[calm] + cw / 2, y_lo[calm] + ch / 2)]
-            full_lo.append(lo[inside])
-            full_hi.append(hi[inside])
-            small = crossed & ((hi - lo <= self.leaf_size) | (level == DEPTH))
-            leaf_lo.append(lo[small])
-            leaf_hi.append(hi[small])
-            split = crossed & ~small
-            ix = (2 * ix[split])[:, None] + np.array([0, 1, 0, 1])
-            iy = (2 * iy[split])[:, None] + np.array([0, 0, 1, 1])
-            ix, iy = ix.ravel(), iy.ravel()
-            level += 1
+            # wholly outside the zone: its centre tells which (tested once, below).
+            calm.append(nodes[~crossed])
+            nodes = nodes[crossed]
+            split = self.node_split[nodes]
+            leaves.append(nodes[~split])
+            nodes = self.node_next[nodes[split]].ravel()
+            nodes = nodes[nodes >= 0]
 
-        candidates = _ranges_to_positions(np.concatenate(leaf_lo), np.concatenate(leaf_hi))
-        points = np.sort(
-            candidates[shapely.intersects_xy(zone, self.lon[candidates], self.lat[candidates])]
-        )
-        lo, hi = np.concatenate(full_lo), np.concatenate(full_hi)
-        order = np.argsort(lo)
-        lo, hi = _merge_ranges(lo[order], hi[order])
-        return AddressSelection(self, lo, hi, points)
+        calm = np.concatenate(calm)
+        calm = calm[shapely.intersects_xy(zone, self.node_cx[calm], self.node_cy[calm])]
+        leaves = np.concatenate(leaves)
+        candidates = _ranges_to_positions(self.node_lo[leaves], self.node_hi[leaves])
+        points = candidates[shapely.intersects_xy(zone, self.lon[candidates], self.lat[candidates])]
+        return AddressSelection(self, self.node_lo[calm], self.node_hi[calm], points)
 
 
-def _merge_ranges(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Merge sorted, disjoint ranges that touch end to start."""
-    if len(lo) < 2:
-        return lo, hi
-    start = np.concatenate(([True], lo[1:] != hi[:-1]))
-    end = np.concatenate((start[1:], [True]))
-    return lo[start], hi[end]
+def _children(nodes: np.ndarray, keys: np.ndarray, level: int) -> np.ndarray:
+    """The four children (shape (k, 4, 5)) of node rows at ``level - 1``, with their ranges."""
+    children = nodes[:, None, :] * _CHILD_SCALE + _CHILD_OFFSET
+    inner = np.searchsorted(keys, children[:, 1:, 2] << (2 * (DEPTH - level)))
+    children[:, 1:, 3] = inner
+    children[:, :-1, 4] = inner
+    return children
