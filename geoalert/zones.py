@@ -187,13 +187,15 @@ class _Reader:
         if not rings:
             raise ZoneError(f"{path}: the Polygon is empty (no rings)")
         shell, *holes = (self.ring(r, f"{path}[{i}]") for i, r in enumerate(rings))
-        return shapely.polygons(shell, holes=[shapely.linearrings(h) for h in holes] or None)
+        if not holes:
+            return shapely.polygons(shell)
+        return shapely.polygons(shell, holes=[shapely.linearrings(h) for h in holes])
 
     def ring(self, value: object, path: str) -> np.ndarray:
         xy = self.positions(value, path, "linear ring")
         if len(xy) < 4:
             raise ZoneError(f"{path}: a linear ring needs at least 4 positions, got {len(xy)}")
-        if not np.array_equal(xy[0], xy[-1]):
+        if xy[0, 0] != xy[-1, 0] or xy[0, 1] != xy[-1, 1]:
             raise ZoneError(
                 f"{path}: the ring is not closed: first position {xy[0].tolist()} "
                 f"differs from last {xy[-1].tolist()}"
@@ -361,6 +363,9 @@ def _check_extent(
     geometry: BaseGeometry, extent: tuple[float, float, float, float], margin: float
 ) -> None:
     x0, y0, x1, y1 = extent
+    bx0, by0, bx1, by1 = shapely.bounds(geometry)
+    if bx0 >= x0 - margin and bx1 <= x1 + margin and by0 >= y0 - margin and by1 <= y1 + margin:
+        return  # wholly within the extent and its margin
     bounds = shapely.bounds(shapely.get_parts(geometry))
     near = (
         (bounds[:, 2] >= x0 - margin)
