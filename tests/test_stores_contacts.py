@@ -10,6 +10,8 @@ import geopandas as gpd
 import numpy as np
 import pytest
 import shapely
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from store_helpers import comparable, count_contacts, world_copy
 
 from geodata.stores import open_store
@@ -276,3 +278,32 @@ def test_contact_repr_masks_personal_data(store) -> None:
     assert contact.email not in text and "***" in text
     assert repr(store.get_contact(2)).count("*") >= 5
     assert store.get_contact(2).phone not in repr(store.get_contact(2))
+
+
+@settings(
+    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    kinds=st.lists(
+        st.one_of(st.none(), st.sampled_from(range(1, len(BAD)))), min_size=1, max_size=12
+    ),
+    mode=st.sampled_from(["all-or-nothing", "good-rows"]),
+)
+def test_import_writes_exactly_the_good_rows_or_nothing(
+    tiny_world: Path, tmp_path_factory, kinds, mode
+) -> None:
+    """Any mix of good and bad rows: the report names exactly the bad rows, and the store gets
+    the good rows (good-rows) or all rows only when every row is good (all-or-nothing).
+    (``BAD[0]`` is bad only after row 2, so it is left out.)"""
+    rows = []
+    for i, kind in enumerate(kinds):
+        rows.append(f"+32471{i:06d},,,,nl,{1000 + i},home,," if kind is None else BAD[kind][0])
+    bad = [i + 2 for i, kind in enumerate(kinds) if kind is not None]
+    with open_store(world_copy(tiny_world, tmp_path_factory.mktemp("w"))) as store_:
+        before = count_contacts(store_)
+        report = store_.import_contacts(csv(*rows), mode=mode)
+        after = count_contacts(store_)
+    assert report.bad_rows == bad
+    n_good = len(kinds) - len(bad)
+    expected = n_good if (mode == "good-rows" or not bad) else 0
+    assert report.imported == expected and after == before + expected
