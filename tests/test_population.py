@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from cells.presence import PresenceError, read_presence
 from geoalert.population.allocation import BestServer, Blend, CellPlan, SignalPrior
-from geoalert.population.calibration import Calibration, night_bucket
+from geoalert.population.calibration import Calibration, at_home_reference
 from geoalert.population.grid import Grid, polygon_edges, row_prefix_sums, zone_sums
 from geoalert.population.index import RawEstimate
 from geoalert.population.privacy import NoiseField, Publisher, nice_step
@@ -114,26 +114,41 @@ def test_estimator_ids_are_deterministic_and_distinct():
     assert len({e.id for e in ESTIMATORS}) == len(ESTIMATORS)
 
 
-def test_calibration_recovers_devices_per_person():
-    """Night devices per resident, scaled by the roaming devices (visitors stay all day):
-    by day the world gained commuters (domestic devices x 1.5) and more phones are on
-    (roaming devices x 1.2): only the second changes devices per person."""
+def test_calibration_takes_devices_per_resident_at_home():
+    """Night and evening buckets: devices per resident; a working-day bucket (commuters from
+    outside the world, 1.5 x the devices) takes the evening's."""
     operator = np.array([0, 0, 1, 2, 2])
     night = np.array([10, 20, 30, 25, 15])
-    domestic = np.stack([night, night * 1.5])
-    roaming = np.stack([np.full(5, 2.0), np.full(5, 2.4)])
-    cal = Calibration.from_counts(domestic, roaming, operator, 3, residents=50)
-    assert cal.devices_per_person == pytest.approx([2.0, 2.4])
+    domestic = np.stack([night, night * 1.5, night * 1.2])
+    roaming = np.stack([np.full(5, 2.0), np.full(5, 1.0), np.full(5, 0.0)])
+    times = pd.DatetimeIndex(
+        ["2024-03-12 03:00", "2024-03-12 14:00", "2024-03-12 20:00"], tz="Europe/Brussels"
+    )
+    reference = at_home_reference(times)
+    assert reference.tolist() == [0, 2, 2]
+    cal = Calibration.from_counts(domestic, roaming, operator, 3, residents=50, reference=reference)
+    assert cal.devices_per_person == pytest.approx([2.0, 2.4, 2.4])
     assert cal.operator_share[1] == pytest.approx([0.3, 0.3, 0.4])
     assert cal.roaming_share[0] == pytest.approx([0.4, 0.2, 0.4])
-    flipped = Calibration.from_counts(domestic[::-1], roaming[::-1], operator, 3, 50, night=1)
-    assert flipped.devices_per_person == pytest.approx([2.4, 2.0])
-    alone = Calibration.from_counts(domestic, roaming * 0, operator, 3, residents=50)
-    assert alone.devices_per_person == pytest.approx([2.0, 2.0])
-    times = pd.DatetimeIndex(["2024-03-12 20:00", "2024-03-12 03:00", "2024-03-12 08:00"])
-    assert night_bucket(times.tz_localize("Europe/Brussels")) == 1
+    assert cal.roaming_share[2] == pytest.approx([0, 0, 0])
+    own = Calibration.from_counts(domestic, roaming, operator, 3, residents=50)
+    assert own.devices_per_person == pytest.approx([2.0, 3.0, 2.4])
     with pytest.raises(ValueError, match="resident population must be positive"):
-        Calibration.from_counts(domestic, domestic * 0, operator, 3, residents=0)
+        Calibration.from_counts(domestic, roaming, operator, 3, residents=0)
+
+
+@pytest.mark.parametrize(
+    ("hours", "expected"),
+    [
+        ([3, 8, 14, 20], [0, 3, 3, 3]),
+        ([20, 3, 14], [0, 1, 0]),
+        ([3, 14], [0, 1]),  # no evening: each its own
+        ([8, 19, 23], [2, 1, 2]),  # 23:00 is nearer 08:00 than 19:00 is
+    ],
+)
+def test_at_home_reference(hours, expected):
+    times = pd.DatetimeIndex([f"2024-03-12 {h:02d}:00" for h in hours], tz="Europe/Brussels")
+    assert at_home_reference(times).tolist() == expected
 
 
 # -- presence feed ---------------------------------------------------------------------------

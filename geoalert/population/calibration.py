@@ -1,17 +1,16 @@
 """Devices to people: calibrated on the world's own data, never on its simulation.
 
 The reference geography says how many people live in the world: the GHSL 2020 population grid
-(``geodata.priors``) over the world's municipalities. At night (the bucket nearest 03:00 local
-time) they are at home, in the world, so the domestic devices counted then divided by that
-population is the number of devices per person the operators see at night (people with two
-phones or none, phones switched off).
+(``geodata.priors``) over the world's municipalities. When they are at home they are in the
+world, so the domestic devices counted then, divided by that population, is the number of
+devices per person the operators see (people with two phones or none, phones switched off).
 
-By day more phones are on, but the residents are no fixed reference any more: a world cut out
-of a country gains commuters from outside it. Foreign visitors are: they stay in the world
-through the day. So the share of phones on at each hour, relative to the night, is read from
-the roaming devices: devices per person in bucket t = night ratio x roaming devices in t /
-roaming devices at night. Operator market shares are the operators' shares of the domestic
-devices, bucket by bucket.
+People are at home at night (asleep, many phones off) and in the evening (awake, phones on).
+In the working day the residents are no reference any more: a world cut out of a country gains
+commuters from outside it. So each bucket takes the ratio of an at-home bucket: a night bucket
+(local hour 0 to 6) or an evening bucket (18 to 24) its own, a bucket of the working day that
+of the evening bucket nearest in time of day (phones are on while people are awake). Operator
+market shares are the operators' shares of the domestic devices, bucket by bucket.
 """
 
 from __future__ import annotations
@@ -67,8 +66,8 @@ class Calibration:
     residents : float
         People living in the world (reference geography).
     devices_per_person : float64 array, shape (t,)
-        Devices per person present, per bucket: domestic devices (MCC 206, all operators) per
-        resident at night, scaled by the roaming devices relative to the night.
+        Domestic devices (MCC 206, all operators) per person, per bucket: per resident in the
+        at-home bucket each bucket refers to (:func:`at_home_reference`).
     operator_share : float64 array, shape (t, n_operators)
         Each operator's share of the domestic devices, per bucket.
     roaming_share : float64 array, shape (t, n_operators)
@@ -88,7 +87,7 @@ class Calibration:
         operator: np.ndarray,
         n_operators: int,
         residents: float,
-        night: int = 0,
+        reference: np.ndarray | None = None,
     ) -> Calibration:
         """Calibrate from devices per bucket and cell.
 
@@ -101,8 +100,9 @@ class Calibration:
         n_operators : int
         residents : float
             People living in the world, > 0.
-        night : int
-            The bucket in which residents are at home.
+        reference : int array, shape (t,), optional
+            For each bucket, the at-home bucket whose devices per resident it takes
+            (:func:`at_home_reference`); each bucket its own by default.
         """
         if not residents > 0:
             raise ValueError(f"the world's resident population must be positive, got {residents}")
@@ -118,14 +118,37 @@ class Calibration:
             raise ValueError("a presence bucket counts no domestic device at all")
         away_total = away.sum(axis=1, keepdims=True)
         away_share = np.divide(away, away_total, out=np.zeros_like(away), where=away_total > 0)
-        away_all = away_total[:, 0]
-        awake = away_all / away_all[night] if away_all[night] > 0 else np.ones(len(total))
-        per_person = total[night] / residents * awake
+        reference = np.arange(len(total)) if reference is None else np.asarray(reference)
+        per_person = total[reference] / residents
         return cls(float(residents), per_person, home / total[:, None], away_share)
 
 
-def night_bucket(times: pd.DatetimeIndex, hour: float = 3.0) -> int:
-    """The bucket whose start is nearest ``hour`` o'clock local time (people at home)."""
-    local = times.hour + times.minute / 60
-    gap = np.abs((np.asarray(local) - hour + 12) % 24 - 12)
-    return int(np.argmin(gap))
+#: Local hours at which people are at home: asleep at night, awake in the evening.
+NIGHT_HOURS = (0.0, 6.0)
+EVENING_HOURS = (18.0, 24.0)
+
+
+def at_home_reference(times: pd.DatetimeIndex) -> np.ndarray:
+    """For each bucket, the bucket in which residents are at home that calibrates it.
+
+    Night and evening buckets refer to themselves; a bucket of the working day refers to the
+    evening bucket nearest in time of day, or to itself when there is none.
+
+    Parameters
+    ----------
+    times : DatetimeIndex, shape (t,), tz-aware bucket starts
+
+    Returns
+    -------
+    int64 array, shape (t,)
+    """
+    hour = np.asarray(times.hour + times.minute / 60, dtype=float)
+    night = (hour >= NIGHT_HOURS[0]) & (hour < NIGHT_HOURS[1])
+    evening = (hour >= EVENING_HOURS[0]) & (hour < EVENING_HOURS[1])
+    reference = np.arange(len(hour))
+    candidates = np.flatnonzero(evening)
+    if len(candidates):
+        for i in np.flatnonzero(~(night | evening)):
+            gap = np.abs((hour[candidates] - hour[i] + 12) % 24 - 12)
+            reference[i] = candidates[np.argmin(gap)]
+    return reference

@@ -30,7 +30,7 @@ from geoalert.population.allocation import (
     Estimator,
     SignalPrior,
 )
-from geoalert.population.calibration import Calibration, night_bucket, residents_in
+from geoalert.population.calibration import Calibration, at_home_reference, residents_in
 from geoalert.population.grid import (
     Grid,
     Intervals,
@@ -164,7 +164,7 @@ class PopulationIndex:
             plan.operator,
             len(plan.operators),
             residents_in(municipalities, priors.grid()),
-            night=night_bucket(presence.times),
+            reference=at_home_reference(presence.times),
         )
         return cls(plan, presence, calibration, metric_crs=metric_crs, method=method)
 
