@@ -19,11 +19,10 @@ the zone carries a warning saying so.
 
 from __future__ import annotations
 
-import json
 import numbers
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from itertools import chain
 
 import numpy as np
@@ -61,15 +60,20 @@ class Zone:
     ----------
     geometry : shapely Polygon or MultiPolygon
         The zone resolved, EPSG:4326 (lon, lat degrees), valid and non-empty.
-    area_km2 : float
-        Its area in km², computed in the metric CRS of the settings.
     warnings : tuple of str
         What was changed or noticed while reading it (repairs, dropped altitudes).
+    metric_crs : str
+        Projected CRS in metres in which :attr:`area_km2` is measured.
     """
 
     geometry: BaseGeometry
-    area_km2: float
     warnings: tuple[str, ...] = ()
+    metric_crs: str = "EPSG:3812"
+
+    @cached_property
+    def area_km2(self) -> float:
+        """Area in km², measured in :attr:`metric_crs` when first asked for."""
+        return float(shapely.area(to_metric(self.geometry, self.metric_crs))) / 1e6
 
     def to_dict(self) -> dict:
         """``{"geometry": GeoJSON in full float precision, "area_km2", "warnings"}``."""
@@ -82,7 +86,7 @@ class Zone:
 
 def to_geojson(geometry: BaseGeometry) -> dict:
     """GeoJSON mapping with lists and Python floats in full precision (``repr`` round-trips)."""
-    return json.loads(json.dumps(mapping(geometry)))
+    return orjson.loads(orjson.dumps(mapping(geometry)))
 
 
 @lru_cache(maxsize=8)
@@ -347,8 +351,7 @@ def parse_zone(
         raise ZoneError("the zone is empty")
     if extent is not None:
         _check_extent(geometry, extent, settings.zone_extent_margin_deg)
-    area_km2 = float(shapely.area(to_metric(geometry, settings.metric_crs))) / 1e6
-    return Zone(geometry=geometry, area_km2=area_km2, warnings=tuple(reader.warnings))
+    return Zone(geometry, tuple(reader.warnings), settings.metric_crs)
 
 
 def _union(geometries: list[BaseGeometry]) -> BaseGeometry:
