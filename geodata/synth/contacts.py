@@ -262,7 +262,9 @@ def _pool(groups: dict[int, list[tuple[str, int]]], kind: np.ndarray, rng) -> np
     return out
 
 
-def _phones(community: np.ndarray, rng: np.random.Generator):
+def _phones(
+    community: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Phone (E.164 or None), SMS and voice opt-ins of each contact."""
     n = len(community)
     u = rng.random(n)

@@ -108,7 +108,9 @@ class Geography:
         d2 = ((self.centres[:, None, :] - self.centres[None, :, :]) ** 2).sum(-1) / 1e6
         return np.sqrt(d2 + inner[:, None] ** 2)
 
-    def gravity(self, attraction: np.ndarray, kernel: Kernel, within_world: bool = False):
+    def gravity(
+        self, attraction: np.ndarray, kernel: Kernel, within_world: bool = False
+    ) -> tuple[np.ndarray, GroupedChoice]:
         """Destination model: P(destination | origin) ∝ attraction * kernel(distance).
 
         Parameters

@@ -115,7 +115,9 @@ class PointWriter:
         self._writer = pq.ParquetWriter(tmp, self.schema, **options)
         return self
 
-    def write(self, columns: dict[str, np.ndarray | pa.Array], lon: np.ndarray, lat: np.ndarray):
+    def write(
+        self, columns: dict[str, np.ndarray | pa.Array], lon: np.ndarray, lat: np.ndarray
+    ) -> None:
         """Append rows: ``columns`` by name (as in the schema), ``lon``/``lat`` in degrees."""
         geometry = pa.StructArray.from_arrays(
             [pa.array(lon, pa.float64()), pa.array(lat, pa.float64())], fields=list(_POINT_TYPE)

@@ -187,10 +187,13 @@ class Destinations:
         # Concentration of choices on few addresses of a piece: u ** skew.
         self.skew = {WORKER: 3.0, PUPIL: 6.0}
 
-    def model(self, role: int, within_world: bool = False):
+    def model(self, role: int, within_world: bool = False) -> tuple[np.ndarray, GroupedChoice]:
+        """The gravity model of ``role`` (see :meth:`Geography.gravity`)."""
         return self.geo.gravity(self.attraction[role], self.kernel[role], within_world)
 
-    def place(self, role: int, muni: np.ndarray, rng: np.random.Generator):
+    def place(
+        self, role: int, muni: np.ndarray, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Destination points in municipalities ``muni`` for people of ``role``.
 
         Returns ``address`` (-1 where none), ``lon``, ``lat``.
@@ -244,7 +247,9 @@ def residents(geo: Geography, rng: np.random.Generator) -> People:
     )
 
 
-def send_to_destinations(people: People, destinations: Destinations, rng: np.random.Generator):
+def send_to_destinations(
+    people: People, destinations: Destinations, rng: np.random.Generator
+) -> None:
     """Draw each worker's, pupil's and student's destination (in place)."""
     for role in (WORKER, PUPIL, STUDENT):
         who = np.flatnonzero(people.role == role)
