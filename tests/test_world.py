@@ -466,3 +466,25 @@ def test_presence_follows_people_into_brussels(sample_world, areas):
     hour = presence["time"].dt.hour
     in_brussels = presence[presence["cell_id"].isin(inside)].groupby(hour)["devices"].sum()
     assert in_brussels[14] > 1.1 * in_brussels[3]
+
+
+def test_day_states_are_distributions():
+    from geodata.synth.day import BUCKET_HOURS, STATES
+    from geodata.synth.people import DAY_VISITOR
+
+    assert sorted(STATES) == sorted(BUCKET_HOURS)
+    for table in STATES.values():
+        table = np.asarray(table)
+        assert table.shape == (DAY_VISITOR + 1, 5)
+        assert np.allclose(table.sum(axis=1), 1.0) and (table >= 0).all()
+
+
+def test_demo_data_command_rejects_an_unknown_scale(tmp_path):
+    from typer.testing import CliRunner
+
+    from geoalert.cli import app
+
+    result = CliRunner().invoke(app, ["demo-data", "--scale", "regional", "--out", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "regional" in result.output
+    assert not any(tmp_path.iterdir())
