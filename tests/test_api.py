@@ -204,6 +204,29 @@ def test_population_refusals(client, keys, key, area, status):
         assert f"area {area} lies outside this key's jurisdiction" in problem["detail"]
 
 
+@pytest.mark.parametrize(("key", "area"), [("operator", "23088"), ("mayor", "21004")])
+def test_population_of_an_area(client, keys, key, area):
+    response = client.get("/v1/population", params={"area": area}, headers=bearer(keys[key]))
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["area"]["code"] == area
+    engine = client.app.state.engine
+    expected = engine.resolve({"area": area}, include=["population"]).to_dict()["population"]
+    assert body["population"] == json.loads(orjson.dumps(expected))
+    assert body["population"]["low"] <= body["population"]["estimate"] <= body["population"]["high"]
+    record = engine.store.read_audit(key_name=key, action="population")[-1]
+    assert record["counts"]["population"]["estimate"] == body["population"]["estimate"]
+
+
+def test_population_at_a_time_without_data_is_422(client, keys):
+    response = client.get(
+        "/v1/population",
+        params={"area": "23088", "at": "2001-01-01T12:00:00+01:00"},
+        headers=bearer(keys["operator"]),
+    )
+    assert "falls in no presence time bucket" in assert_problem(response, 422)["detail"]
+
+
 # -- audit ---------------------------------------------------------------------------------
 
 
