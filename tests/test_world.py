@@ -147,9 +147,11 @@ def test_manifest_describes_the_world(manifest):
 def test_same_seed_gives_identical_files(sample_world, tmp_path):
     from geoalert.demo import build_world
 
+    (tmp_path / "store.sqlite").write_text("seeded from an older world")
     build_world(tmp_path, scale="sample", seed=0, progress=False)
     for name in DATA_FILES:
         assert (tmp_path / name).read_bytes() == (sample_world / name).read_bytes(), name
+    assert not (tmp_path / "store.sqlite").exists()  # a new world drops the old world's store
 
 
 def test_another_seed_gives_other_addresses():

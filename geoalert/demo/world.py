@@ -25,6 +25,7 @@ from cells.synth.network import synthesize_cells
 from cells.synth.presence import simulate_presence
 from geoalert.settings import get_settings
 from geodata import priors
+from geodata.stores.embedded import STORE_FILE
 from geodata.synth import addresses as addr
 from geodata.synth import contacts as reg
 from geodata.synth import day as daymod
@@ -102,6 +103,9 @@ def build_world(
         (stage / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
         for name in (*FILES, "manifest.json"):
             os.replace(stage / name, out / name)
+        # The embedded store was seeded from the previous world's contacts and groups.
+        for stale in out.glob(f"{STORE_FILE}*"):
+            stale.unlink()
     finally:
         shutil.rmtree(stage, ignore_errors=True)
     return manifest
