@@ -19,10 +19,12 @@ from typing import Any
 
 from shapely.geometry.base import BaseGeometry
 
+from geoalert.groups import GroupsOnly, GroupsResolution, resolve_groups
 from geoalert.parts import PARTS, Part, PartResult, Request, load_part
 from geoalert.settings import Settings, get_settings
 from geoalert.zones import Zone, ZoneError, parse_zone
 from geodata.stores import open_store
+from geodata.stores.groups import Group
 
 __all__ = ["Engine", "Resolution"]
 
@@ -161,6 +163,25 @@ class Engine:
         for name in names:
             self._compute(name, parsed, request, done)
         return Resolution(parsed, {name: done[name] for name in names})
+
+    def group(self, group_id: str) -> Group:
+        """One group alerted without a zone (:mod:`geoalert.groups`).
+
+        Raises
+        ------
+        geodata.stores.groups.UnknownGroup
+        """
+        return self.indexes["contacts"].index.group(group_id)
+
+    def resolve_groups(
+        self, group_ids: Iterable[str], message: str | None = None
+    ) -> GroupsResolution:
+        """The people of one or more groups, without a zone (:mod:`geoalert.groups`)."""
+        return resolve_groups(self.indexes["contacts"], group_ids, message)
+
+    def for_groups(self, group_ids: Iterable[str]) -> GroupsOnly:
+        """This engine for an entity allowed only ``group_ids``: it resolves no zone."""
+        return GroupsOnly(self, group_ids)
 
     def _compute(self, name: str, zone: Zone, request: Request, done: dict) -> None:
         if name in done:

@@ -56,6 +56,15 @@ class Settings(BaseSettings):
     segment_cost_eur: float = Field(
         0.055, ge=0, description="Cost of one SMS segment or one voice minute in EUR."
     )
+    default_message_chars: int = Field(
+        160,
+        ge=1,
+        description="Length of the message costed for registered contacts when none is given "
+        "(characters of the GSM 7-bit alphabet).",
+    )
+    voice_chars_per_minute: int = Field(
+        800, ge=1, description="Characters of a message read out per minute of a voice call."
+    )
 
     # Present population (``include=["population"]``).
     population_method: str = Field(

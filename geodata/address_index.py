@@ -22,7 +22,7 @@ import pandas as pd
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-__all__ = ["AddressIndex", "AddressSelection", "addresses_to_dict"]
+__all__ = ["AddressIndex", "AddressSelection", "addresses_to_dict", "ranges_to_positions"]
 
 #: Quadtree depth: 2**24 cells per axis (about 2 cm across Belgium).
 DEPTH = 24
@@ -71,7 +71,7 @@ def _morton(ix, iy):
 _SPREAD = _spread_bits(np.arange(1 << _TABLE_LEVEL, dtype=np.int64))
 
 
-def _ranges_to_positions(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+def ranges_to_positions(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     """Concatenate ``arange(lo[i], hi[i])`` for every i (int64)."""
     lengths = hi - lo
     total = int(lengths.sum())
@@ -107,7 +107,7 @@ class AddressSelection:
 
     def positions(self) -> np.ndarray:
         """All covered positions, sorted (int64, shape (count,)); work grows with the result."""
-        return np.sort(np.concatenate((_ranges_to_positions(self.lo, self.hi), self.points)))
+        return np.sort(np.concatenate((ranges_to_positions(self.lo, self.hi), self.points)))
 
     def address_ids(self) -> np.ndarray:
         """Identifiers of the covered addresses (int64, shape (count,))."""
@@ -123,7 +123,7 @@ class AddressSelection:
             run_start = index._run_start
             first = np.searchsorted(run_start, self.lo, side="right") - 1
             last = np.searchsorted(run_start, self.hi, side="left")
-            runs = _ranges_to_positions(first, last)
+            runs = ranges_to_positions(first, last)
             owner = np.repeat(np.arange(len(self.lo)), last - first)
             run_end = np.append(run_start[1:], len(index))
             lengths = np.minimum(run_end[runs], self.hi[owner]) - np.maximum(
@@ -376,7 +376,7 @@ class AddressIndex:
         calm = np.concatenate(calm)
         calm = calm[shapely.intersects_xy(zone, self.node_cx[calm], self.node_cy[calm])]
         leaves = np.concatenate(leaves)
-        candidates = _ranges_to_positions(self.node_lo[leaves], self.node_hi[leaves])
+        candidates = ranges_to_positions(self.node_lo[leaves], self.node_hi[leaves])
         points = candidates[shapely.intersects_xy(zone, self.lon[candidates], self.lat[candidates])]
         return AddressSelection(self, self.node_lo[calm], self.node_hi[calm], points)
 

@@ -22,6 +22,8 @@ __all__ = ["PARTS", "Part", "PartResult", "Request", "load_part"]
 #: Part name -> module defining ``PART``, in the order of the result's keys.
 PARTS: dict[str, str] = {
     "cells": "geoalert.parts.cells",
+    "addresses": "geoalert.parts.addresses",
+    "contacts": "geoalert.parts.contacts",
     "population": "geoalert.parts.population",
 }
 
