@@ -57,13 +57,21 @@ def scratch_world(source: Path, out: Path) -> Path:
     return out
 
 
-def import_csv(store: BaseStore, n: int, first_phone: int, seed: int) -> str:
-    """``n`` good registration rows with new phones and known addresses."""
+def free_phones(store: BaseStore, n: int) -> list[str]:
+    """``n`` valid Belgian mobile numbers that nobody in the store has registered."""
+    taken = set(store.read_contacts()["phone"].dropna())
+    candidates = (f"+32475{i:06d}" for i in range(1_000_000))
+    return [p for p in candidates if p not in taken][:n]
+
+
+def import_csv(store: BaseStore, phones: list[str], seed: int) -> str:
+    """Good registration rows, one per phone, at known addresses."""
     rng = np.random.default_rng(seed)
     ids = store.read_addresses()["address_id"].to_numpy()
+    n = len(phones)
     rows = pd.DataFrame(
         {
-            "phone": [f"+32475{first_phone + i:06d}" for i in range(n)],
+            "phone": phones,
             "sms": "yes",
             "language": rng.choice(["nl", "fr", "de", "en"], n),
             "address_1": rng.choice(ids, n),
@@ -78,18 +86,18 @@ def import_csv(store: BaseStore, n: int, first_phone: int, seed: int) -> str:
 def bench_writes(store: BaseStore, label: str, n_import: int, n_register: int, seed: int) -> dict:
     """CSV import throughput and single-registration latency."""
     out = {}
-    report, seconds = timed(
-        store.import_contacts, io.StringIO(import_csv(store, n_import, 0, seed)), "good-rows"
-    )
+    phones = free_phones(store, n_import + n_register)
+    csv = import_csv(store, phones[:n_import], seed)
+    report, seconds = timed(store.import_contacts, io.StringIO(csv), "good-rows")
     if report.problems:
         raise SystemExit(f"{label}: import refused rows: {report.problems[:3]}")
     out["import_rows_per_s"] = n_import / seconds
     ids = store.read_addresses()["address_id"].to_numpy()[:n_register]
     latencies = []
-    for i, address_id in enumerate(ids):
+    for phone, address_id in zip(phones[n_import:], ids, strict=True):
         _, s = timed(
             store.register_contact,
-            phone=f"+32476{i:06d}",
+            phone=phone,
             language="nl",
             addresses=[("home", int(address_id))],
         )
