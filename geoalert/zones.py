@@ -20,6 +20,7 @@ the zone carries a warning saying so.
 from __future__ import annotations
 
 import numbers
+import struct
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
@@ -46,6 +47,8 @@ __all__ = [
 FORMS = "a GeoJSON Polygon, MultiPolygon, Feature or FeatureCollection, or a circle, corridor, area or union"
 _NOT_AREAL = ("Point", "MultiPoint", "LineString", "MultiLineString")
 _NUMBER_TYPES = frozenset((float, int))
+_WKB_HEADER = struct.Struct("<BII")  # byte order (1: little-endian), type, count
+_WKB_COUNT = struct.Struct("<I")
 
 
 class ZoneError(ValueError):
@@ -177,23 +180,25 @@ class _Reader:
         where = _join(path, "coordinates")
         coordinates = value.get("coordinates")
         if kind == "Polygon":
-            geometry = self.polygon(coordinates, where)
+            wkb = self.polygon(coordinates, where)
         else:
             parts = _array(coordinates, where, "MultiPolygon coordinates")
             if not parts:
                 raise ZoneError(f"{where}: the MultiPolygon is empty")
             polygons = [self.polygon(p, f"{where}[{i}]") for i, p in enumerate(parts)]
-            geometry = shapely.multipolygons(polygons)
-        return self.repaired(geometry, path)
+            wkb = b"".join([_WKB_HEADER.pack(1, 6, len(polygons)), *polygons])
+        return self.repaired(shapely.from_wkb(wkb), path)
 
-    def polygon(self, value: object, path: str) -> BaseGeometry:
+    def polygon(self, value: object, path: str) -> bytes:
+        """The polygon as little-endian WKB (built directly: one GEOS call per geometry)."""
         rings = _array(value, path, "Polygon coordinates")
         if not rings:
             raise ZoneError(f"{path}: the Polygon is empty (no rings)")
-        shell, *holes = (self.ring(r, f"{path}[{i}]") for i, r in enumerate(rings))
-        if not holes:
-            return shapely.polygons(shell)
-        return shapely.polygons(shell, holes=[shapely.linearrings(h) for h in holes])
+        wkb = [_WKB_HEADER.pack(1, 3, len(rings))]
+        for i, ring in enumerate(rings):
+            xy = self.ring(ring, f"{path}[{i}]")
+            wkb += [_WKB_COUNT.pack(len(xy)), xy.tobytes()]
+        return b"".join(wkb)
 
     def ring(self, value: object, path: str) -> np.ndarray:
         xy = self.positions(value, path, "linear ring")
