@@ -188,8 +188,8 @@ class CellIndex:
         if not found.size:
             return found
         status = classify(found, self._rings, zone)
-        undecided = np.flatnonzero(status == UNDECIDED)
-        if undecided.size:
+        undecided = status == UNDECIDED
+        if undecided.any():
             shapely.prepare(zone)
             met = shapely.intersects(zone, self.geometry[order[found[undecided]]])
             status[undecided] = np.where(met, INTERSECTS, DISJOINT)

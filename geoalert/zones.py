@@ -151,7 +151,7 @@ class _Reader:
         return self.geojson_geometry(value, path)
 
     def feature(self, value: object, path: str) -> BaseGeometry:
-        if not isinstance(value, Mapping) or value.get("type") != "Feature":
+        if not isinstance(value, dict | Mapping) or value.get("type") != "Feature":
             raise ZoneError(f"{path}: expected a GeoJSON Feature, got {_kind(value)}")
         return self.geojson(value, path)
 
@@ -165,7 +165,7 @@ class _Reader:
         return _union([read(member, f"{where}[{i}]") for i, member in enumerate(members)])
 
     def geojson_geometry(self, value: object, path: str) -> BaseGeometry:
-        if not isinstance(value, Mapping) or "type" not in value:
+        if not isinstance(value, dict | Mapping) or "type" not in value:
             raise ZoneError(f"{_where(path)}expected a GeoJSON geometry, got {_kind(value)}")
         kind = value["type"]
         if kind == "GeometryCollection":
@@ -268,7 +268,7 @@ class _Reader:
         spec = _fields(value, path, ("line", "width_m"))
         where = _join(path, "line")
         line = spec["line"]
-        if not isinstance(line, Mapping) or line.get("type") != "LineString":
+        if not isinstance(line, dict | Mapping) or line.get("type") != "LineString":
             raise ZoneError(f"{where}: expected a GeoJSON LineString, got {_kind(line)}")
         xy = self.positions(line.get("coordinates"), _join(where, "coordinates"), "LineString")
         if len(xy) < 2:
@@ -424,7 +424,7 @@ def _check_coordinate(value: float, where: str, latitude: bool) -> None:
 
 
 def _fields(value: object, path: str, names: tuple[str, ...]) -> dict:
-    if not isinstance(value, Mapping):
+    if not isinstance(value, dict | Mapping):
         raise ZoneError(f"{path}: expected an object with {', '.join(names)}, got {_kind(value)}")
     missing = [n for n in names if n not in value]
     if missing:
@@ -448,7 +448,7 @@ def _is_number(value: object) -> bool:
 def _kind(value: object) -> str:
     if value is None:
         return "null"
-    if isinstance(value, Mapping):
+    if isinstance(value, dict | Mapping):
         kind = value.get("type")
         return f"a {kind}" if isinstance(kind, str) else "an object"
     if isinstance(value, list | tuple):
