@@ -24,3 +24,4 @@ from geoalert.commands import messages  # noqa: E402, F401  # isort: skip
 from geoalert.commands import demo_data  # noqa: E402, F401  # isort: skip
 from geoalert.commands import db  # noqa: E402, F401  # isort: skip
 from geoalert.commands import contacts  # noqa: E402, F401  # isort: skip
+from geoalert.commands import population  # noqa: E402, F401  # isort: skip

@@ -474,3 +474,34 @@ def test_differencing_attack_on_the_sample_world(engine):
 
     assert attack(suppressed_only) < 1
     assert attack(published) > 15 / 2
+
+
+def test_scoring_meets_the_accuracy_goals_on_the_sample_world(sample_world, tmp_path):
+    """``geoalert population score`` (the only reader of the truth): median error <= 10 % and
+    interval coverage >= 90 % for the default method, over municipalities and circles."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from geoalert.cli import app
+
+    out = tmp_path / "score.json"
+    method = get_settings().population_method
+    args = ["population", "score", "--data", str(sample_world), "--circles", "40"]
+    result = CliRunner().invoke(app, [*args, "--methods", method, "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    figures = json.loads(out.read_text())["methods"][method]["all"]
+    assert figures["n"] > 100
+    assert figures["median_error"] <= 0.10
+    assert figures["coverage"] >= 0.90
+
+
+def test_scoring_needs_a_truth(tmp_path):
+    from typer.testing import CliRunner
+
+    from geoalert.cli import app
+
+    args = ["population", "score", "--data", str(tmp_path)]
+    result = CliRunner().invoke(app, args, env={"COLUMNS": "400"})
+    assert result.exit_code == 2
+    assert "holds no truth.parquet" in result.output
