@@ -379,3 +379,32 @@ def test_engine_on_the_postgis_store_resolves_the_same_cells(world, engine, cell
             on_postgis.resolve(zone, include=["cells"]).to_dict()
             == engine.resolve(zone, include=["cells"]).to_dict()
         )
+
+
+# -- the sample world ----------------------------------------------------------------------
+
+
+@pytest.mark.postgis
+def test_sample_world_matches_postgis(sample_world, sample_postgis):
+    """Real generated cells: every area of the sample world and circles over it, resolved on
+    the embedded store, equal ``ST_Intersects`` in the PostGIS store's database."""
+    import psycopg
+    import sqlalchemy as sa
+
+    from geoalert.zones import to_geojson
+
+    engine = geoalert.Engine.open(sample_world, include=["cells"])
+    dsn = sa.make_url(sample_postgis).set(drivername="postgresql").render_as_string(False)
+    sql = "SELECT cell_id FROM cells WHERE ST_Intersects(geometry, ST_GeomFromGeoJSON(%s))"
+    x0, y0, x1, y1 = engine.extent
+    rng = np.random.default_rng(3)
+    circles = [
+        {"circle": {"lon": lon, "lat": lat, "radius_m": float(rng.choice([300, 2_000, 10_000]))}}
+        for lon, lat in rng.uniform((x0, y0), (x1, y1), (30, 2))
+    ]
+    with psycopg.connect(dsn) as conn:
+        for zone in [{"area": code} for code in engine.areas] + circles:
+            res = engine.resolve(zone, include=["cells"])
+            text = json.dumps(to_geojson(res.zone.geometry))
+            expected = sorted(row[0] for row in conn.execute(sql, (text,)).fetchall())
+            assert sorted(res["cells"].cell_ids.tolist()) == expected, zone
