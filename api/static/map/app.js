@@ -2,7 +2,7 @@
 
 import { ApiError, call, forgetKey, getKey, setKey } from "./api.js";
 import { Sketch } from "./draw.js";
-import { LANGUAGES, has, initialLanguage, language, number, setLanguage, t, time } from "./i18n.js";
+import { LANGUAGES, has, initialLanguage, language, money, number, setLanguage, t, time } from "./i18n.js";
 import { editable, fromForm, isXml, parseGeoJSON, toFeature, toForm } from "./zone.js";
 
 const L = window.L;
@@ -10,7 +10,9 @@ const $ = (id) => document.getElementById(id);
 const OPERATOR_COLOURS = { "01": "#6a3d9a", 10: "#d95f02", 20: "#1b7f4b" };
 const FALLBACK_COLOURS = ["#1f78b4", "#b2182b", "#4d4d4d"];
 const ZONE_STYLE = { color: "#0b3d91", weight: 3, fillColor: "#0b3d91", fillOpacity: 0.1 };
-const SHOWN_PARTS = new Set(["zone", "cells", "operators", "addresses", "contacts", "population", "cost"]);
+const SHOWN_PARTS = new Set(["zone", "cells", "operators", "addresses", "contacts", "population"]);
+const SHOWN_ELSEWHERE = new Set(["contacts.cost_eur"]);
+const UNIT_DIGITS = { km2: 2, eur: 2 };
 const DEBOUNCE_MS = 200;
 
 const state = {
@@ -266,7 +268,7 @@ function drawCoverage(coverage) {
     interactive: false,
     style: (f) =>
       f.properties.kind === "overshoot"
-        ? { stroke: false, fillColor: colour(f.properties.operator), fillOpacity: 0.13 }
+        ? { stroke: false, fillColor: colour(f.properties.operator), fillOpacity: 0.1 }
         : { color: colour(f.properties.operator), weight: 1.5, dashArray: "2 4", fill: false },
   }).addTo(layers.coverage);
   state.coverage = coverage;
@@ -298,9 +300,9 @@ function pick(object, path) {
   return path.split(".").reduce((v, k) => (v == null ? undefined : v[k]), object);
 }
 
-function figure(element, value, digits = 0) {
+function figure(element, value, digits = 0, unit = null) {
   const known = typeof value === "number" && Number.isFinite(value);
-  show(element, known ? number(value, digits) : null);
+  show(element, !known ? null : unit === "eur" ? money(value) : number(value, digits));
 }
 
 /** Show `text`, or a dash read out as "not available". */
@@ -321,7 +323,8 @@ function show(element, text) {
 
 function showResult(result, ms) {
   for (const dd of document.querySelectorAll("#results dd[data-value]")) {
-    figure(dd, pick(result, dd.dataset.value), dd.dataset.unit === "km2" ? 2 : 0);
+    const unit = dd.dataset.unit;
+    figure(dd, pick(result, dd.dataset.value), UNIT_DIGITS[unit] ?? 0, unit);
   }
   const warnings = $("warnings");
   warnings.replaceChildren();
@@ -335,7 +338,6 @@ function showResult(result, ms) {
   show($("pop-at"), pop?.at ? time(pop.at) : null);
   showOperators(result);
   showFlat($("contacts"), result.contacts, "contacts");
-  showFlat($("cost"), result.cost, "cost");
   const more = $("more");
   more.replaceChildren();
   for (const [part, value] of Object.entries(result)) {
@@ -348,12 +350,10 @@ function showResult(result, ms) {
     more.append(h, dl);
   }
   const cells = Object.values(result.operators || {}).reduce((n, op) => n + op.cell_count, 0);
-  $("status").textContent = t("resolved", {
-    cells: number(cells),
-    addresses: result.addresses ? number(result.addresses.count) : t("not_available"),
-    people: pop ? number(pop.estimate) : t("not_available"),
-    ms,
-  });
+  const said = [t("n_cells", { n: number(cells) })];
+  if (result.addresses) said.push(t("n_addresses", { n: number(result.addresses.count) }));
+  if (pop) said.push(t("n_people", { n: number(pop.estimate) }));
+  $("status").textContent = `${said.join(", ")} (${ms} ms).`;
 }
 
 function showOperators(result) {
@@ -397,32 +397,51 @@ function showOperators(result) {
   }
 }
 
+/** The numbers of a part as they come: nested objects under a subheading. */
 function showFlat(dl, value, path) {
   dl.replaceChildren();
-  const rows = [];
-  const walk = (v, p, label) => {
-    if (typeof v === "number") rows.push([p, label, v]);
-    else if (v && typeof v === "object" && !Array.isArray(v)) {
-      for (const [k, x] of Object.entries(v)) walk(x, `${p}.${k}`, has(k) ? t(k) : k);
+  const label = (key, parent) =>
+    parent === "by_language" ? languageName(key) : has(key) ? t(key) : key;
+  const walk = (v, p, key, parent) => {
+    if (SHOWN_ELSEWHERE.has(p)) return;
+    if (typeof v === "number") {
+      const dt = document.createElement("dt");
+      dt.textContent = key === null ? t("total") : label(key, parent);
+      const dd = document.createElement("dd");
+      dd.dataset.value = p;
+      const unit = key?.endsWith("_eur") ? "eur" : null;
+      figure(dd, v, Number.isInteger(v) ? 0 : 2, unit);
+      dl.append(dt, dd);
+    } else if (v && typeof v === "object" && !Array.isArray(v)) {
+      if (key !== null) {
+        const head = document.createElement("dt");
+        head.className = "sub";
+        head.textContent = label(key, parent);
+        dl.append(head);
+      }
+      for (const [k, x] of Object.entries(v)) walk(x, `${p}.${k}`, k, key);
     }
   };
-  walk(value, path, "");
-  if (rows.length === 0) rows.push([path, "", undefined]);
-  for (const [p, label, v] of rows) {
+  walk(value, path, null, null);
+  if (dl.children.length === 0) {
     const dt = document.createElement("dt");
-    dt.textContent = label || t("total");
+    dt.textContent = t("total");
     const dd = document.createElement("dd");
-    dd.dataset.value = p;
-    figure(dd, v, Number.isInteger(v) ? 0 : 2);
+    dd.dataset.value = path;
+    figure(dd, undefined);
     dl.append(dt, dd);
   }
+}
+
+function languageName(code) {
+  return document.querySelector(`#lang option[value="${CSS.escape(code)}"]`)?.textContent ?? code;
 }
 
 function clearResults() {
   state.result = null;
   for (const layer of [layers.zone, layers.coverage, layers.selected]) layer.clearLayers();
   for (const dd of document.querySelectorAll("#results dd")) dd.textContent = "";
-  for (const id of ["ops", "warnings", "contacts", "cost", "more"]) $(id).replaceChildren();
+  for (const id of ["ops", "warnings", "contacts", "more"]) $(id).replaceChildren();
   $("status").textContent = t("no_zone");
   updateButtons();
 }
@@ -585,10 +604,25 @@ function fillHelp() {
   }
 }
 
+// Points taken at the cross wait for a keyboard pan to end.
+let moving = false;
+map.on("movestart", () => (moving = true));
+map.on("moveend", () => (moving = false));
+
+/** Run `action` now, or once the map has stopped moving, in the order asked. */
+function afterMove(action) {
+  if (moving) map.once("moveend", action);
+  else action();
+}
+
+const TEXT_INPUTS = new Set(["text", "search", "number", "password", "email", "url", "tel"]);
+
 function onKey(e) {
   if (e.ctrlKey || e.metaKey || e.altKey || document.querySelector("dialog[open]")) return;
   const target = e.target;
-  const typing = target.closest?.("input, textarea, select, [contenteditable]");
+  const typing =
+    target.closest?.("textarea, select, [contenteditable]") ||
+    (target.tagName === "INPUT" && TEXT_INPUTS.has(target.type));
   const onMap = target === map.getContainer();
   const key = e.key.length === 1 ? e.key.toLowerCase() : e.key;
   if (key === "Escape") {
@@ -603,7 +637,7 @@ function onKey(e) {
     p: () => startDrawing("polygon"),
     c: () => startDrawing("circle"),
     l: () => startDrawing("corridor"),
-    f: () => sketch.drawing && sketch.finish(),
+    f: () => afterMove(() => sketch.drawing && sketch.finish()),
     e: () => toggleEdit(),
     Delete: () => setZone(null),
     a: () => $("area-input").focus(),
@@ -615,7 +649,9 @@ function onKey(e) {
     i: () => $("import-file").click(),
     "?": () => $("help-dialog").showModal(),
   };
-  if (onMap && sketch.drawing && key === "Enter") actions.Enter = () => sketch.add(map.getCenter());
+  if (onMap && sketch.drawing && key === "Enter") {
+    actions.Enter = () => afterMove(() => sketch.add(map.getCenter()));
+  }
   if (onMap && sketch.drawing && key === "Backspace") actions.Backspace = () => sketch.undo();
   if (!actions[key]) return;
   e.preventDefault();
@@ -655,6 +691,10 @@ function wire() {
   $("edit").addEventListener("click", toggleEdit);
   $("clear").addEventListener("click", () => setZone(null));
   $("area-input").addEventListener("change", (e) => pickArea(e.target.value));
+  $("area-input").addEventListener("input", (e) => {
+    // A choice from the list ("Name (code)") is taken at once; typed text on Enter.
+    if (/\(\d{5}\)$/.test(e.target.value)) pickArea(e.target.value);
+  });
   $("area-input").addEventListener("keydown", (e) => {
     if (e.key === "Enter") pickArea(e.target.value);
   });

@@ -239,8 +239,9 @@ export class Sketch {
     const step = e.shiftKey ? 1 : STEP_PX;
     const moves = { ArrowLeft: [-step, 0], ArrowRight: [step, 0], ArrowUp: [0, -step], ArrowDown: [0, step] };
     if (moves[e.key] && kind !== "midpoint") {
-      const point = this.map.latLngToContainerPoint(marker.getLatLng()).add(moves[e.key]);
-      commit(this.map.containerPointToLatLng(point));
+      // project/unproject, unlike the container point methods, do not round to pixels.
+      const point = this.map.project(marker.getLatLng()).add(moves[e.key]);
+      commit(this.map.unproject(point));
     } else if ((e.key === "Enter" || e.key === " ") && kind === "midpoint") {
       commit(marker.getLatLng());
     } else if ((e.key === "Delete" || e.key === "Backspace") && kind === "vertex") {

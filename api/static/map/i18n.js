@@ -1,7 +1,8 @@
 // The page's texts in Dutch, French, German and English; {name} marks a value.
 
-const TEXTS = {
+export const TEXTS = {
   en: {
+    cost_eur: "Cost (SMS and voice calls)",
     handle_vertex: "Point {n}",
     handle_midpoint: "Add a point after point {n}",
     handle_center: "Centre of the circle",
@@ -60,14 +61,14 @@ const TEXTS = {
     hint_corridor: "Corridor: click points along the route (or Enter at the cross); double-click or F finishes.",
     hint_edit:
       "Editing: drag the handles, or Tab to one and move it with the arrow keys; Delete removes a point; a small handle adds one. E stops.",
-    points: "{n} points",
+    points: "Points: {n}",
     no_zone: "Draw a zone or pick an area to see whom it reaches.",
     resolving: "Resolving…",
-    resolved:
-      "{cells} cells, {addresses} addresses, {people} people present ({ms} ms).",
+    n_cells: "{n} cells",
+    n_addresses: "{n} addresses",
+    n_people: "{n} people present",
     resolve_failed: "The zone could not be resolved: {detail}",
     not_available: "not available",
-    latest: "latest",
     imported: "Imported {name}.",
     import_failed: "Could not import {name}: {detail}",
     exported: "Downloaded {name}.",
@@ -83,7 +84,6 @@ const TEXTS = {
     by_language: "By language",
     groups: "Groups",
     total: "Total",
-    eur: "€",
     key_map_pan: "Move the map",
     key_map_zoom: "Zoom in / out",
     key_add: "Add a point at the cross (while drawing)",
@@ -99,9 +99,9 @@ const TEXTS = {
     key_export_cap: "Export the zone as CAP 1.2",
     key_import: "Import a GeoJSON or CAP file",
     key_help: "Show these shortcuts",
-    key_lang: "Next language",
   },
   nl: {
+    cost_eur: "Kosten (sms en spraakoproepen)",
     handle_vertex: "Punt {n}",
     handle_midpoint: "Een punt toevoegen na punt {n}",
     handle_center: "Middelpunt van de cirkel",
@@ -163,13 +163,14 @@ const TEXTS = {
       "Corridor: klik punten langs de route (of Enter bij het kruis); dubbelklik of F rondt af.",
     hint_edit:
       "Bewerken: sleep de handvatten, of ga er met Tab naartoe en verplaats ze met de pijltjes; Delete wist een punt; een klein handvat voegt er een toe. E stopt.",
-    points: "{n} punten",
+    points: "Punten: {n}",
     no_zone: "Teken een zone of kies een gebied om te zien wie ze bereikt.",
     resolving: "Bezig met berekenen…",
-    resolved: "{cells} cellen, {addresses} adressen, {people} aanwezige personen ({ms} ms).",
+    n_cells: "{n} cellen",
+    n_addresses: "{n} adressen",
+    n_people: "{n} aanwezige personen",
     resolve_failed: "De zone kon niet berekend worden: {detail}",
     not_available: "niet beschikbaar",
-    latest: "laatste",
     imported: "{name} geïmporteerd.",
     import_failed: "{name} kon niet geïmporteerd worden: {detail}",
     exported: "{name} gedownload.",
@@ -185,7 +186,6 @@ const TEXTS = {
     by_language: "Per taal",
     groups: "Groepen",
     total: "Totaal",
-    eur: "€",
     key_map_pan: "De kaart verschuiven",
     key_map_zoom: "In- en uitzoomen",
     key_add: "Een punt toevoegen bij het kruis (tijdens het tekenen)",
@@ -201,9 +201,9 @@ const TEXTS = {
     key_export_cap: "De zone exporteren als CAP 1.2",
     key_import: "Een GeoJSON- of CAP-bestand importeren",
     key_help: "Deze sneltoetsen tonen",
-    key_lang: "Volgende taal",
   },
   fr: {
+    cost_eur: "Coût (SMS et appels vocaux)",
     handle_vertex: "Point {n}",
     handle_midpoint: "Ajouter un point après le point {n}",
     handle_center: "Centre du cercle",
@@ -265,13 +265,14 @@ const TEXTS = {
       "Corridor : cliquez des points le long du trajet (ou Entrée à la croix) ; double-clic ou F termine.",
     hint_edit:
       "Modification : faites glisser les poignées, ou atteignez-les avec Tab et déplacez-les avec les flèches ; Suppr retire un point ; une petite poignée en ajoute un. E arrête.",
-    points: "{n} points",
+    points: "Points : {n}",
     no_zone: "Dessinez une zone ou choisissez un territoire pour voir qui elle atteint.",
     resolving: "Calcul en cours…",
-    resolved: "{cells} cellules, {addresses} adresses, {people} personnes présentes ({ms} ms).",
+    n_cells: "{n} cellules",
+    n_addresses: "{n} adresses",
+    n_people: "{n} personnes présentes",
     resolve_failed: "La zone n'a pas pu être calculée : {detail}",
     not_available: "non disponible",
-    latest: "dernière",
     imported: "{name} importé.",
     import_failed: "Impossible d'importer {name} : {detail}",
     exported: "{name} téléchargé.",
@@ -287,7 +288,6 @@ const TEXTS = {
     by_language: "Par langue",
     groups: "Groupes",
     total: "Total",
-    eur: "€",
     key_map_pan: "Déplacer la carte",
     key_map_zoom: "Zoomer / dézoomer",
     key_add: "Ajouter un point à la croix (en dessinant)",
@@ -303,9 +303,9 @@ const TEXTS = {
     key_export_cap: "Exporter la zone en CAP 1.2",
     key_import: "Importer un fichier GeoJSON ou CAP",
     key_help: "Afficher ces raccourcis",
-    key_lang: "Langue suivante",
   },
   de: {
+    cost_eur: "Kosten (SMS und Sprachanrufe)",
     handle_vertex: "Punkt {n}",
     handle_midpoint: "Punkt nach Punkt {n} hinzufügen",
     handle_center: "Mittelpunkt des Kreises",
@@ -367,13 +367,14 @@ const TEXTS = {
       "Korridor: Punkte entlang der Strecke anklicken (oder Enter am Kreuz); Doppelklick oder F schließt ab.",
     hint_edit:
       "Bearbeiten: Griffe ziehen, oder mit Tab ansteuern und mit den Pfeiltasten bewegen; Entf entfernt einen Punkt; ein kleiner Griff fügt einen hinzu. E beendet.",
-    points: "{n} Punkte",
+    points: "Punkte: {n}",
     no_zone: "Zeichnen Sie ein Gebiet oder wählen Sie eines, um zu sehen, wen es erreicht.",
     resolving: "Wird berechnet…",
-    resolved: "{cells} Zellen, {addresses} Adressen, {people} anwesende Personen ({ms} ms).",
+    n_cells: "{n} Zellen",
+    n_addresses: "{n} Adressen",
+    n_people: "{n} anwesende Personen",
     resolve_failed: "Das Gebiet konnte nicht berechnet werden: {detail}",
     not_available: "nicht verfügbar",
-    latest: "neueste",
     imported: "{name} importiert.",
     import_failed: "{name} konnte nicht importiert werden: {detail}",
     exported: "{name} heruntergeladen.",
@@ -389,7 +390,6 @@ const TEXTS = {
     by_language: "Je Sprache",
     groups: "Gruppen",
     total: "Gesamt",
-    eur: "€",
     key_map_pan: "Karte verschieben",
     key_map_zoom: "Hinein- / herauszoomen",
     key_add: "Punkt am Kreuz hinzufügen (beim Zeichnen)",
@@ -405,7 +405,6 @@ const TEXTS = {
     key_export_cap: "Gebiet als CAP 1.2 exportieren",
     key_import: "GeoJSON- oder CAP-Datei importieren",
     key_help: "Diese Tastenkürzel zeigen",
-    key_lang: "Nächste Sprache",
   },
 };
 
@@ -454,6 +453,11 @@ export function number(value, digits = 0) {
     maximumFractionDigits: digits,
     minimumFractionDigits: digits,
   }).format(value);
+}
+
+/** An amount in euros in the current language's format. */
+export function money(value) {
+  return new Intl.NumberFormat(LOCALES[current], { style: "currency", currency: "EUR" }).format(value);
 }
 
 /** A date-time in the current language's format, in Belgian time. */

@@ -1,0 +1,540 @@
+"""The map page in headless Chromium, against the real server over the sample world.
+
+Zones are drawn with the mouse and the keyboard; every figure the page shows must equal
+the API's answer for the zone the page sent. The README's screenshot (docs/map.png) is
+taken here.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+import uvicorn
+from api_helpers import serving_copy
+from playwright.sync_api import Page, sync_playwright
+
+from api.app import create_app
+from geoalert.keys import create_key
+from geoalert.messages.cap import parse_cap
+from geoalert.settings import Settings
+from geodata.stores import open_store
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+VIEWPORT = {"width": 1366, "height": 768}
+SCREENSHOT = Path(__file__).resolve().parents[1] / "docs" / "map.png"
+MAP = "#map"
+WHOLE = {"addresses.count", "population.estimate"}
+"""Figures always shown as whole numbers."""
+
+
+# -- server and browser ------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(sample_world: Path, tmp_path_factory: pytest.TempPathFactory):
+    """(base URL, federal key) of uvicorn serving the app in a thread, on a free port."""
+    world = serving_copy(sample_world, tmp_path_factory.mktemp("map_page") / "world")
+    with open_store(world) as store:
+        secret, _ = create_key(store, "federal", None, "crisis-cell")
+        mayor, _ = create_key(store, "mayor", "21004", "mayor-brussels")
+    settings = Settings(data_dir=world, api_rate_per_s=1_000, api_rate_burst=1_000)
+    port = _free_port()
+    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+    uv = uvicorn.Server(config)
+    thread = threading.Thread(target=uv.run, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/readyz").status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    else:
+        raise RuntimeError("the server did not become ready")
+    yield {"url": base, "key": secret, "mayor": mayor}
+    uv.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser(server, tmp_path_factory: pytest.TempPathFactory):
+    """A page of headless Chromium (fresh profile) on the map, every request off the
+    server refused and recorded; the resolve requests the page makes are recorded too."""
+    with sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            str(tmp_path_factory.mktemp("chromium-profile")),
+            executable_path=CHROMIUM,
+            args=CHROMIUM_FLAGS,
+            viewport=VIEWPORT,
+            accept_downloads=True,
+            locale="en-GB",
+        )
+        outside: list[str] = []
+        server_host = urlsplit(server["url"]).netloc
+
+        def only_local(route):
+            url = route.request.url
+            if urlsplit(url).netloc == server_host or url.startswith(("data:", "blob:")):
+                route.continue_()
+            else:
+                outside.append(url)
+                route.abort()
+
+        context.route("**/*", only_local)
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        sent: list[dict] = []
+        page.on(
+            "request",
+            lambda r: sent.append(r.post_data_json) if r.url.endswith("/v1/resolve") else None,
+        )
+        page.goto(server["url"] + "/")
+        yield {"page": page, "outside": outside, "errors": errors, "sent": sent}
+        context.close()
+    assert outside == [], f"the page asked for resources off the server: {outside}"
+    assert errors == [], f"script errors in the page: {errors}"
+
+
+@pytest.fixture(scope="module")
+def page(browser, server) -> Page:
+    """The map page, signed in with the federal key, in English."""
+    page = browser["page"]
+    if page.get_attribute("body", "data-ready") != "true":
+        page.fill("#key-input", server["key"])
+        page.keyboard.press("Enter")
+        page.wait_for_selector("body[data-ready=true]", state="attached", timeout=60_000)
+    page.select_option("#lang", "en")
+    return page
+
+
+# -- helpers -------------------------------------------------------------------------------------
+
+
+def _resolved(page: Page, browser, action) -> dict:
+    """Run ``action`` and wait for the page to show a new resolution; the body it sent."""
+    done = "document.getElementById('results').getAttribute('aria-busy') === 'false'"
+    before = int(page.get_attribute("body", "data-resolved") or 0)
+    action()
+    page.wait_for_function(
+        f"() => Number(document.body.dataset.resolved || 0) > {before} && {done}",
+        timeout=30_000,
+    )
+    while True:  # until no debounced resolve follows
+        settled = page.get_attribute("body", "data-resolved")
+        page.wait_for_timeout(400)
+        if page.get_attribute("body", "data-resolved") == settled and page.evaluate(
+            f"() => {done}"
+        ):
+            return browser["sent"][-1]
+
+
+def _api(server, body: dict) -> dict:
+    response = httpx.post(
+        f"{server['url']}/v1/resolve",
+        json=body,
+        headers={"Authorization": f"Bearer {server['key']}"},
+        timeout=60,
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def _shown(page: Page) -> dict[str, str]:
+    """Every figure in the results: API path -> text shown."""
+    return page.eval_on_selector_all(
+        "#results [data-value]",
+        "els => Object.fromEntries(els.map(e => [e.dataset.value, e.textContent.trim()]))",
+    )
+
+
+def _lookup(result: dict, path: str):
+    value = result
+    for key in path.split("."):
+        if not isinstance(value, dict) or key not in value:
+            return None
+        value = value[key]
+    return value
+
+
+def _expected_text(path: str, value) -> str:
+    """How the page writes a figure in English (en-GB)."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return "—not available"
+    if path.endswith("_eur"):
+        return f"€{value:,.2f}"
+    if path == "zone.area_km2":
+        digits = 2
+    elif path.endswith("overshoot_km2"):
+        digits = 1
+    elif path in WHOLE or path.startswith(("operators.", "population.by_operator.")):
+        digits = 0
+    else:  # parts listed as they come: whole numbers, else two decimals
+        digits = 0 if float(value).is_integer() else 2
+    return f"{value:,.{digits}f}"
+
+
+def _assert_figures_equal_api(page: Page, result: dict) -> dict[str, str]:
+    shown = _shown(page)
+    expected = {path: _expected_text(path, _lookup(result, path)) for path in shown}
+    assert shown == expected
+    # Nothing the API answers is left out.
+    assert "zone.area_km2" in shown
+    for op in result["operators"]:
+        assert f"operators.{op}.cell_count" in shown
+    for part, path in (("addresses", "addresses.count"), ("population", "population.estimate")):
+        if part in result:
+            assert shown[path] == f"{result[part][path.split('.')[1]]:,}"
+    if "contacts" in result:
+        contacts = result["contacts"]
+        for channel in contacts["by_channel"]:
+            assert f"contacts.by_channel.{channel}" in shown
+        assert {"contacts.count", "contacts.cost_eur"} <= set(shown)
+    if "population" in result:
+        pop = result["population"]
+        assert page.inner_text("#pop-interval") == f"{pop['low']:,} \N{EN DASH} {pop['high']:,}"
+    total = sum(op["cell_count"] for op in result["operators"].values())
+    assert page.inner_text("#status").startswith(f"{total:,} cells")
+    return shown
+
+
+def _blur(page: Page) -> None:
+    """Leave every control, as a click on the page background would."""
+    page.evaluate("() => document.activeElement?.blur()")
+
+
+def _pan(page: Page, key: str) -> None:
+    """Pan the focused map with an arrow key; Leaflet ignores keys while a pan runs."""
+    page.keyboard.press(key)
+    page.wait_for_function("() => !document.querySelector('.leaflet-pan-anim')")
+
+
+def _map_point(page: Page, fx: float, fy: float) -> tuple[float, float]:
+    box = page.locator(MAP).bounding_box()
+    return box["x"] + fx * box["width"], box["y"] + fy * box["height"]
+
+
+# -- tests ---------------------------------------------------------------------------------------
+
+
+def test_page_and_assets_are_served_locally_with_a_strict_policy(server):
+    response = httpx.get(server["url"] + "/")
+    assert response.status_code == 200
+    csp = response.headers["content-security-policy"]
+    assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp
+    assert response.headers["referrer-policy"] == "no-referrer"
+    html = response.text
+    assert "http://" not in html and "https://" not in html
+    for asset in ("vendor/leaflet/leaflet.js", "vendor/leaflet/leaflet.css", "app.js", "style.css"):
+        assert f"/static/map/{asset}" in html
+        assert httpx.get(f"{server['url']}/static/map/{asset}").status_code == 200
+    licence = httpx.get(f"{server['url']}/static/map/vendor/leaflet/LICENSE")
+    assert "BSD 2-Clause License" in licence.text
+
+
+def test_layers_need_a_key(server):
+    for path in ("/map/config", "/map/areas", "/map/sites"):
+        assert httpx.get(server["url"] + path).status_code == 401
+    response = httpx.post(server["url"] + "/map/coverage", json={"zone": {"area": "21004"}})
+    assert response.status_code == 401
+
+
+def test_a_bad_key_is_refused_and_the_good_one_kept_in_the_tab_only(browser, server):
+    page = browser["page"]
+    if page.get_attribute("body", "data-ready") == "true":
+        pytest.skip("already signed in")  # only when run after the other tests
+    page.wait_for_selector("#key-dialog[open]")
+    page.fill("#key-input", "gak_not-a-key")
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => document.getElementById('key-error').textContent.length > 0")
+    assert "not accepted" in page.inner_text("#key-error")
+    assert page.evaluate("sessionStorage.getItem('geoalert.key')") is None
+    page.fill("#key-input", server["key"])
+    page.keyboard.press("Enter")
+    page.wait_for_selector("body[data-ready=true]", state="attached", timeout=60_000)
+    assert page.evaluate("sessionStorage.getItem('geoalert.key')") == server["key"]
+    assert server["key"] not in json.dumps(page.evaluate("({...localStorage})"))
+    assert "crisis-cell (federal)" in page.inner_text("#who")
+
+
+def test_basemap_is_drawn_from_the_world(page: Page):
+    # Municipality outlines (SVG paths) and the area picker list every municipality.
+    assert page.locator(".leaflet-areas-pane path").count() >= 30
+    options = page.eval_on_selector_all("#area-list option", "os => os.map(o => o.value)")
+    assert "Uccle / Ukkel (21016)" in options
+    assert "Provincie Vlaams-Brabant (20001)" in options
+    assert page.locator(".leaflet-sites-pane canvas").count() == 1
+
+
+def test_import_shortcut_opens_the_file_chooser(page: Page):
+    # The click that opens the chooser; the chooser itself is refused by headless Chromium.
+    page.evaluate(
+        """() => document.getElementById('import-file').addEventListener(
+            'click', e => { e.preventDefault(); document.body.dataset.chooser = 'asked'; },
+            { once: true })"""
+    )
+    _blur(page)
+    page.keyboard.press("i")
+    assert page.get_attribute("body", "data-chooser") == "asked"
+
+
+def test_area_picked_by_keyboard_shows_the_api_figures(page: Page, browser, server):
+    _blur(page)
+    page.keyboard.press("a")
+    assert page.evaluate("document.activeElement.id") == "area-input"
+    body = _resolved(
+        page, browser, lambda: (page.keyboard.type("Ukkel"), page.keyboard.press("Enter"))
+    )
+    assert body["zone"] == {"area": "21016"}
+    _assert_figures_equal_api(page, _api(server, body))
+
+
+def test_polygon_drawn_and_edited_with_the_mouse_shows_the_api_figures(page: Page, browser, server):
+    page.click("button[data-draw=polygon]")
+    corners = [(0.35, 0.3), (0.62, 0.28), (0.66, 0.62), (0.38, 0.66)]
+    for fx, fy in corners[:-1]:
+        page.mouse.click(*_map_point(page, fx, fy))
+    body = _resolved(page, browser, lambda: page.mouse.dblclick(*_map_point(page, *corners[-1])))
+    ring = body["zone"]["coordinates"][0]
+    assert body["zone"]["type"] == "Polygon" and len(ring) == 5 and ring[0] == ring[-1]
+    _assert_figures_equal_api(page, _api(server, body))
+
+    # Edit: drag the first corner outwards.
+    page.click("#edit")
+    handle = page.locator(".handle-vertex").first
+    box = handle.bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+
+    def drag():
+        page.mouse.move(x, y)
+        page.mouse.down()
+        page.mouse.move(x - 40, y - 30, steps=5)
+        page.mouse.up()
+
+    edited = _resolved(page, browser, drag)
+    assert edited["zone"]["coordinates"][0][0] != ring[0]
+    assert len(edited["zone"]["coordinates"][0]) == 5
+    _assert_figures_equal_api(page, _api(server, edited))
+
+    page.keyboard.press("Escape")
+    _blur(page)
+    page.wait_for_timeout(300)
+    SCREENSHOT.parent.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT))
+
+
+def test_circle_drawn_and_edited_by_keyboard_shows_the_api_figures(page: Page, browser, server):
+    _blur(page)
+    page.keyboard.press("c")
+    assert page.evaluate("document.activeElement.id") == "map"
+    page.keyboard.press("ArrowLeft")
+    page.keyboard.press("Enter")  # centre at the cross
+    page.fill("#radius", "1500")
+    page.focus(MAP)
+    body = _resolved(page, browser, lambda: page.keyboard.press("f"))
+    circle = body["zone"]["circle"]
+    assert circle["radius_m"] == 1500
+    _assert_figures_equal_api(page, _api(server, body))
+
+    # Edit by keyboard: Tab to the centre handle, move it with the arrows.
+    page.keyboard.press("e")
+    page.locator(".handle-center").focus()
+    moved = _resolved(page, browser, lambda: page.keyboard.press("ArrowRight"))
+    assert moved["zone"]["circle"]["lon"] > circle["lon"]
+    assert moved["zone"]["circle"]["lat"] == pytest.approx(circle["lat"], abs=1e-5)
+    _assert_figures_equal_api(page, _api(server, moved))
+    page.keyboard.press("Escape")
+
+
+def test_corridor_drawn_by_keyboard_shows_the_api_figures(page: Page, browser, server):
+    page.fill("#width", "800")
+    _blur(page)
+    page.keyboard.press("l")
+    page.keyboard.press("Enter")
+    for _ in range(4):
+        _pan(page, "ArrowRight")
+    page.keyboard.press("Enter")
+    page.keyboard.press("ArrowDown")  # Enter right after: the point waits for the pan
+    page.keyboard.press("Enter")
+    body = _resolved(page, browser, lambda: page.keyboard.press("f"))
+    corridor = body["zone"]["corridor"]
+    assert corridor["width_m"] == 800 and len(corridor["line"]["coordinates"]) == 3
+    _assert_figures_equal_api(page, _api(server, body))
+
+
+def test_time_slider_switches_the_presence_bucket(page: Page, browser, server):
+    config = httpx.get(
+        server["url"] + "/map/config", headers={"Authorization": f"Bearer {server['key']}"}
+    ).json()
+    buckets = config["buckets"]
+    slider = page.locator("#time")
+    if not buckets:
+        assert slider.is_disabled()
+        assert page.inner_text("#time-label") == "no presence data"
+        return
+    _blur(page)
+    page.keyboard.press("t")
+    assert page.evaluate("document.activeElement.id") == "time"
+    body = _resolved(page, browser, lambda: page.keyboard.press("Home"))
+    assert body["at"] == buckets[0]
+    result = _api(server, body)
+    _assert_figures_equal_api(page, result)
+    assert result["population"]["at"].startswith(buckets[0][:16])
+    body = _resolved(page, browser, lambda: page.keyboard.press("ArrowRight"))
+    assert body["at"] == buckets[1]
+    _assert_figures_equal_api(page, _api(server, body))
+
+
+def test_export_geojson_and_cap_then_import_them_back(page: Page, browser, server, tmp_path):
+    body = _resolved(page, browser, lambda: page.fill("#area-input", "Etterbeek (21005)"))
+    assert body["zone"] == {"area": "21005"}
+    _blur(page)
+    with page.expect_download() as download:
+        page.keyboard.press("g")
+    feature = json.loads(Path(download.value.path()).read_text())
+    assert feature["type"] == "Feature" and feature["properties"]["zone"] == {"area": "21005"}
+    assert feature["geometry"]["type"] in ("Polygon", "MultiPolygon")
+
+    page.keyboard.press("x")
+    page.wait_for_selector("#cap-dialog[open]")
+    page.fill("#cap-event", "Chemical fire")
+    page.fill("#cap-en", "Stay indoors, close windows.")
+    page.fill("#cap-fr", "Restez à l'intérieur.")
+    with page.expect_download() as download:
+        page.click("#cap-form button[type=submit]")
+    alert = parse_cap(Path(download.value.path()).read_bytes())
+    assert ("NIS", "21005") in alert.infos[0].areas[0].geocodes
+    assert alert.texts() == {"en": "Stay indoors, close windows.", "fr": "Restez à l'intérieur."}
+    assert alert.infos[0].event == "Chemical fire"
+
+    # Import the CAP alert, then the GeoJSON with its geometry only.
+    page.keyboard.press("Delete")
+    cap_file = tmp_path / "alert.cap.xml"
+    cap_file.write_bytes(Path(download.value.path()).read_bytes())
+
+    def choose(path):
+        return lambda: page.set_input_files("#import-file", str(path))
+
+    imported = _resolved(page, browser, choose(cap_file))
+    assert _api(server, imported)["zone"]["area_km2"] == pytest.approx(
+        _api(server, body)["zone"]["area_km2"], rel=0.02
+    )
+    _assert_figures_equal_api(page, _api(server, imported))
+
+    geometry_file = tmp_path / "zone.geojson"
+    geometry_file.write_text(json.dumps({"type": "Feature", "geometry": feature["geometry"]}))
+    imported = _resolved(page, browser, choose(geometry_file))
+    result = _api(server, imported)
+    assert result["zone"]["area_km2"] == pytest.approx(feature["properties"]["area_km2"])
+    _assert_figures_equal_api(page, result)
+
+    bad = tmp_path / "bad.geojson"
+    bad.write_text('{"type": "Point", "coordinates": [4.3, 50.8]}')
+    choose(bad)()
+    page.wait_for_function(
+        "() => document.getElementById('status').textContent.includes('bad.geojson')"
+    )
+    assert "expected a GeoJSON" in page.inner_text("#status")
+
+
+def test_a_zone_outside_the_key_jurisdiction_shows_the_api_problem(page: Page, browser, server):
+    page.evaluate(f"sessionStorage.setItem('geoalert.key', {json.dumps(server['mayor'])})")
+    try:
+        _resolved(page, browser, lambda: page.fill("#area-input", "Anderlecht (21001)"))
+        assert "could not be resolved" in page.inner_text("#status")
+        assert "Bruxelles" in page.inner_text("#status")
+        assert set(_shown(page).values()) == {""}
+    finally:
+        page.evaluate(f"sessionStorage.setItem('geoalert.key', {json.dumps(server['key'])})")
+
+
+def test_every_language_translates_every_text(page: Page):
+    languages = page.evaluate(
+        """async () => {
+            const m = await import('/static/map/i18n.js');
+            return Object.fromEntries(m.LANGUAGES.map(l => [l, Object.keys(m.TEXTS[l]).sort()]));
+        }"""
+    )
+    assert set(languages) == {"nl", "fr", "de", "en"}
+    for lang, keys in languages.items():
+        assert keys == languages["en"], lang
+    headings = {"nl": "Bereik", "fr": "Portée", "de": "Reichweite", "en": "Reach"}
+    for lang, heading in headings.items():
+        page.select_option("#lang", lang)
+        assert page.inner_text("#res-h") == heading
+        assert page.get_attribute("html", "lang") == lang
+        assert page.get_attribute(MAP, "aria-label") != ""
+    page.select_option("#lang", "en")
+
+
+def test_keyboard_use_and_layout_at_1366x768(page: Page, browser):
+    _resolved(page, browser, lambda: page.fill("#area-input", "Etterbeek (21005)"))
+    # Every control can be named by a screen reader.
+    unnamed = page.evaluate(
+        """() => [...document.querySelectorAll('button, input, select, textarea, [tabindex]')]
+            .filter(el => el.type !== 'file' && el.offsetParent !== null)
+            .filter(el => !(el.getAttribute('aria-label') || el.labels?.length
+                           || el.getAttribute('aria-labelledby') || el.textContent.trim()))
+            .map(el => el.outerHTML.slice(0, 80))"""
+    )
+    assert unnamed == []
+    # Focus moves by Tab and shows.
+    _blur(page)
+    page.keyboard.press("Tab")
+    seen, wrapped = set(), 0
+    for _ in range(120):
+        page.keyboard.press("Tab")
+        outline = page.evaluate(
+            "() => { const s = getComputedStyle(document.activeElement);"
+            " return [document.activeElement.id || document.activeElement.tagName,"
+            " s.outlineStyle, parseFloat(s.outlineWidth)]; }"
+        )
+        if outline[0] == "BODY":  # the tab order wrapped round to the browser
+            wrapped += 1
+            if wrapped == 2:
+                break
+            continue
+        seen.add(outline[0])
+        assert outline[1] != "none" and outline[2] >= 2, outline
+    controls = {"lang", "help-open", "map", "area-input", "radius", "time", "show-01", "clear"}
+    assert controls <= seen
+    # Help lists the shortcuts.
+    page.keyboard.press("Escape")
+    _blur(page)
+    page.keyboard.press("?")
+    assert page.locator("#help-keys dt").count() >= 10
+    page.keyboard.press("Escape")
+    # Nothing overflows sideways; the map and the panel share the width.
+    assert page.evaluate("document.documentElement.scrollWidth") <= VIEWPORT["width"]
+    map_box = page.locator(MAP).bounding_box()
+    panel_box = page.locator("#panel").bounding_box()
+    assert map_box["width"] >= 900 and panel_box["width"] >= 340
+    assert map_box["height"] >= 700
