@@ -66,6 +66,14 @@ class Settings(BaseSettings):
         800, ge=1, description="Characters of a message read out per minute of a voice call."
     )
 
+    # Campaigns (``geoalert alert send``, ``POST /v1/campaigns``).
+    campaign_providers: Path | None = Field(
+        None,
+        description="JSON file of the campaigns' providers, one entry per channel: "
+        '{"sms": {"adapter": "smpp", "host": ..., "rate_per_s": ...}, ...} '
+        "(geoalert.campaigns.adapters).",
+    )
+
     # Present population (``include=["population"]``).
     population_method: str = Field(
         "blend", description="Estimator of present population (geoalert.population.index)."

@@ -229,6 +229,56 @@ audit = sa.Table(
     sa.Index(None, "time"),
 )
 
+# Campaigns (geoalert.campaigns): one row per campaign, one row per message with its state.
+campaigns = sa.Table(
+    "campaigns",
+    metadata,
+    sa.Column("campaign_id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("uid", sa.String(32), nullable=False, unique=True),
+    sa.Column("request_key", sa.String(64), unique=True),
+    sa.Column("key_name", sa.String),
+    sa.Column("mode", sa.String(10), nullable=False),
+    sa.Column("state", sa.String(10), nullable=False),
+    sa.Column("spec", sa.JSON, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("started_at", UtcDateTime),
+    sa.Column("finished_at", UtcDateTime),
+    sa.Column("progress", sa.JSON),
+    sa.Column("summary", sa.JSON),
+    sa.Index(None, "state"),
+)
+
+campaign_messages = sa.Table(
+    "campaign_messages",
+    metadata,
+    sa.Column(
+        "campaign_id",
+        sa.BigInteger,
+        sa.ForeignKey("campaigns.campaign_id"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("channel", sa.String(14), nullable=False),
+    sa.Column("contact_id", sa.BigInteger),
+    sa.Column("operator", sa.String(3)),
+    sa.Column("language", sa.String(2), nullable=False),
+    sa.Column("state", sa.String(9), nullable=False),
+    sa.Column("attempts", sa.SmallInteger, nullable=False),
+    sa.Column("next_at", sa.Double),
+    sa.Column("units", sa.SmallInteger, nullable=False),
+    sa.Column("provider_ref", sa.String(64)),
+    sa.Column("reason", sa.String(200)),
+)
+
+campaign_templates = sa.Table(
+    "campaign_templates",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("spec", sa.JSON, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
 
 def geography_tables() -> list[sa.Table]:
     """Reference geography tables (PostGIS only), in load order."""
