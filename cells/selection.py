@@ -7,7 +7,8 @@
 - ``centroid``: cells whose best-server point (:attr:`CellIndex.point`) lies in the zone.
 
 For any selection, :func:`coverage_gaps` gives the overshoot (area the selected cells cover
-outside the zone) and the undershoot (area of the zone no selected cell covers).
+outside the zone) and the undershoot (area of the zone no selected cell covers), and
+:func:`coverage_gap_shapes` their shapes.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from shapely.geometry.base import BaseGeometry
 
 from cells.index import CellIndex
 
-__all__ = ["Policy", "coverage_gaps", "select"]
+__all__ = ["Policy", "coverage_gap_shapes", "coverage_gaps", "select"]
 
 _OVERLAP = re.compile(r"^overlap\s*>=\s*([0-9.eE+-]+)$")
 
@@ -104,10 +105,10 @@ def select(
     return found[share >= policy.fraction]
 
 
-def coverage_gaps(
+def coverage_gap_shapes(
     metric: np.ndarray, positions: np.ndarray, zone_metric: BaseGeometry
-) -> tuple[float, float]:
-    """Overshoot and undershoot in km² of the selected cells against the zone.
+) -> tuple[BaseGeometry, BaseGeometry]:
+    """Overshoot and undershoot shapes of the selected cells against the zone.
 
     Parameters
     ----------
@@ -120,12 +121,26 @@ def coverage_gaps(
 
     Returns
     -------
+    overshoot, undershoot : shapely geometry
+        In the same CRS: what the selection covers outside the zone; what of the zone it
+        leaves uncovered (either may be empty).
+    """
+    if not len(positions):
+        return shapely.Polygon(), zone_metric
+    covered = shapely.union_all(metric[positions])
+    return shapely.difference(covered, zone_metric), shapely.difference(zone_metric, covered)
+
+
+def coverage_gaps(
+    metric: np.ndarray, positions: np.ndarray, zone_metric: BaseGeometry
+) -> tuple[float, float]:
+    """Overshoot and undershoot in km² of the selected cells against the zone
+    (areas of :func:`coverage_gap_shapes`, same parameters).
+
+    Returns
+    -------
     overshoot_km2, undershoot_km2 : float
         Area covered by the selection outside the zone; area of the zone it leaves uncovered.
     """
-    if not len(positions):
-        return 0.0, float(shapely.area(zone_metric)) / 1e6
-    covered = shapely.union_all(metric[positions])
-    overshoot = shapely.area(shapely.difference(covered, zone_metric))
-    undershoot = shapely.area(shapely.difference(zone_metric, covered))
-    return float(overshoot) / 1e6, float(undershoot) / 1e6
+    overshoot, undershoot = coverage_gap_shapes(metric, positions, zone_metric)
+    return float(shapely.area(overshoot)) / 1e6, float(shapely.area(undershoot)) / 1e6

@@ -17,8 +17,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import geopandas as gpd
+import pandas as pd
 from shapely.geometry.base import BaseGeometry
 
+from geoalert import frames
 from geoalert.groups import GroupsOnly, GroupsResolution, resolve_groups
 from geoalert.parts import PARTS, Part, PartResult, Request, load_part
 from geoalert.settings import Settings, get_settings
@@ -53,6 +56,14 @@ class Resolution:
         for part in self.parts.values():
             out.update(part.to_dict())
         return out
+
+    def cells_frame(self) -> gpd.GeoDataFrame:
+        """The selected cells with their coverage (:func:`geoalert.frames.cells_frame`)."""
+        return frames.cells_frame(self)
+
+    def gaps_frame(self) -> gpd.GeoDataFrame:
+        """Each operator's overshoot and undershoot shapes (:func:`geoalert.frames.gaps_frame`)."""
+        return frames.gaps_frame(self)
 
 
 class Engine:
@@ -163,6 +174,20 @@ class Engine:
         for name in names:
             self._compute(name, parsed, request, done)
         return Resolution(parsed, {name: done[name] for name in names})
+
+    def areas_frame(self, level: str | None = None) -> gpd.GeoDataFrame:
+        """The world's areas, all or of one level (:func:`geoalert.frames.areas_frame`)."""
+        return frames.areas_frame(self, level)
+
+    def reach_frame(self, zones: Mapping[str, object], **options: Any) -> gpd.GeoDataFrame:
+        """Whom each of many zones reaches, one row each (:func:`geoalert.frames.reach_frame`)."""
+        return frames.reach_frame(self, zones, **options)
+
+    def population_frame(
+        self, zones: Mapping[str, object], times: Iterable[datetime | str] | None = None
+    ) -> pd.DataFrame:
+        """People present per zone and time (:func:`geoalert.frames.population_frame`)."""
+        return frames.population_frame(self, zones, times)
 
     def group(self, group_id: str) -> Group:
         """One group alerted without a zone (:mod:`geoalert.groups`).
