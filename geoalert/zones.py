@@ -347,7 +347,7 @@ def parse_zone(
     settings = settings or get_settings()
     if isinstance(value, str | bytes):
         try:
-            value = orjson.loads(value)
+            value = orjson.loads(value if type(value) in (str, bytes) else str(value))
         except orjson.JSONDecodeError as error:
             raise ZoneError(f"the zone is not valid JSON: {error}") from None
     reader = _Reader(settings, areas)

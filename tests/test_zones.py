@@ -49,6 +49,8 @@ def test_polygon_keeps_its_coordinates_and_measures_its_area_in_metres():
         {"type": "MultiPolygon", "coordinates": [[SQUARE]]},
         {"union": [POLYGON]},
         json.dumps(POLYGON),
+        np.str_(json.dumps(POLYGON)),  # a str subclass
+        json.dumps(POLYGON).encode(),
     ],
 )
 def test_wrapped_forms_give_the_same_zone(wrapped):
