@@ -15,6 +15,7 @@ from fastapi import FastAPI
 
 import geoalert
 from api import docs, errors, page
+from api.cache import ResponseCache
 from api.errors import PROBLEM_MEDIA_TYPE
 from api.limits import BodySizeLimit
 from api.models import ZONE_FORMS
@@ -41,6 +42,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         tolerance_m=settings.jurisdiction_tolerance_m,
     )
     app.state.rate_limits = TokenBuckets(settings.api_rate_per_s, settings.api_rate_burst)
+    app.state.resolutions = ResponseCache(settings.api_cache_bytes, settings.api_cache_ttl_s)
     app.state.engine = engine
     try:
         yield

@@ -43,19 +43,19 @@ async def current_key(
     return key
 
 
-def _engine(request: Request) -> Engine:
+async def _engine(request: Request) -> Engine:
     return request.app.state.engine
 
 
-def _store(request: Request) -> BaseStore:
+async def _store(request: Request) -> BaseStore:
     return request.app.state.engine.store
 
 
-def _jurisdictions(request: Request) -> Jurisdictions:
+async def _jurisdictions(request: Request) -> Jurisdictions:
     return request.app.state.jurisdictions
 
 
-def _areas(request: Request) -> gpd.GeoDataFrame:
+async def _areas(request: Request) -> gpd.GeoDataFrame:
     return request.app.state.areas
 
 

@@ -19,7 +19,7 @@ from shapely.geometry.base import BaseGeometry
 from geoalert.engine import Resolution
 from geoalert.zones import Zone
 
-__all__ = ["counts", "record", "resolve_record", "zone_hash"]
+__all__ = ["counts", "record", "resolution_counts", "resolve_record", "zone_hash"]
 
 
 def zone_hash(geometry: BaseGeometry) -> str:
@@ -54,6 +54,11 @@ def counts(value: Any) -> Any:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     return value
+
+
+def resolution_counts(resolved: Mapping[str, Any]) -> dict[str, Any]:
+    """The :func:`counts` of every part of ``Resolution.to_dict()`` (the zone left out)."""
+    return counts({k: v for k, v in resolved.items() if k != "zone"})
 
 
 def record(
@@ -106,5 +111,5 @@ def resolve_record(
 
     ``resolved`` is ``resolution.to_dict()`` when the caller already has it (it is costly).
     """
-    parts = {k: v for k, v in (resolved or resolution.to_dict()).items() if k != "zone"}
-    return record(action, key_name, resolution.zone, counts(parts), time=time)
+    counted = resolution_counts(resolved or resolution.to_dict())
+    return record(action, key_name, resolution.zone, counted, time=time)

@@ -107,6 +107,15 @@ class Settings(BaseSettings):
     api_rate_burst: int = Field(
         40, ge=1, description="Requests one API key may send at once above the sustained rate."
     )
+    api_cache_bytes: int = Field(
+        64_000_000,
+        ge=0,
+        description="Bytes of resolutions each server process keeps to answer repeated "
+        "requests at once (0: no cache).",
+    )
+    api_cache_ttl_s: float = Field(
+        60.0, gt=0, description="Seconds a cached resolution is served after it was made."
+    )
     jurisdiction_tolerance_m: float = Field(
         25.0,
         ge=0,

@@ -127,6 +127,20 @@ def test_resolve_all_parts_by_default(client, keys, areas):
     assert body["zone"]["area_km2"] == pytest.approx(3.14159 * 0.15**2, rel=0.02)
 
 
+def test_repeated_resolve_is_served_again_and_audited_each_time(client, keys, areas):
+    body = {"zone": inner_circle(areas, "24104"), "include": ["cells"]}
+    store = client.app.state.engine.store
+    before = len(store.read_audit(key_name="admin"))
+    first, again = (_resolve(client, "admin", body, keys) for _ in range(2))
+    assert first.status_code == again.status_code == 200
+    assert first.content == again.content
+    audit = store.read_audit(key_name="admin")
+    assert len(audit) == before + 2
+    assert audit[-1]["counts"] == audit[-2]["counts"] and audit[-1]["counts"]["cells"] > 0
+    other = _resolve(client, "admin", {**body, "operators": ["10"]}, keys).json()
+    assert set(other["operators"]) == {"10"}  # other options, other answer
+
+
 # -- roles and jurisdictions -----------------------------------------------------------------
 
 

@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from pydantic import BaseModel
 
 from api import errors
+from api.cache import ResponseCache
 from api.errors import NotFound, RateLimited, Unauthenticated
 from api.limits import BodySizeLimit
 from api.ratelimit import TokenBuckets
@@ -168,3 +169,19 @@ def test_token_buckets():
     now[0] = 100.0
     assert [buckets.take("a") for _ in range(3)] == [0.0, 0.0, 0.0]  # never above burst
     assert buckets.take("a") > 0
+
+
+def test_response_cache_lru_budget_and_expiry():
+    now = [0.0]
+    cache = ResponseCache(max_bytes=10, ttl_s=60.0, clock=lambda: now[0])
+    cache.put(b"a", b"aaaa", {"cells": 1})
+    cache.put(b"b", b"bbbb", {"cells": 2})
+    assert cache.get(b"a").counts == {"cells": 1}  # a is now the most recently used
+    cache.put(b"c", b"cccc", {"cells": 3})  # over budget: b goes
+    assert cache.get(b"b") is None
+    assert [cache.get(k).body for k in (b"a", b"c")] == [b"aaaa", b"cccc"]
+    cache.put(b"big", b"x" * 11, {})  # larger than the whole budget: not kept
+    assert cache.get(b"big") is None and cache.get(b"a") is not None
+    now[0] = 60.0
+    assert cache.get(b"a") is None and cache.get(b"c") is None  # expired
+    assert ResponseCache(max_bytes=0, ttl_s=1).get(b"a") is None

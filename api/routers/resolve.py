@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import orjson
+from fastapi import APIRouter, Request
+from starlette.responses import Response
 
 from api.deps import Key, Store, Territories, World
 from api.errors import problems
 from api.models import Resolution, ResolveRequest
 from api.responses import JSON
-from geoalert.audit import resolve_record
+from geoalert.audit import record, resolution_counts
 from geoalert.jurisdiction import Action, require
 
 router = APIRouter(prefix="/v1", tags=["resolve"])
@@ -21,7 +23,14 @@ router = APIRouter(prefix="/v1", tags=["resolve"])
     response_class=JSON,
     responses={200: {"model": Resolution}, **problems(400, 401, 403, 413, 422, 429)},
 )
-def resolve(body: ResolveRequest, key: Key, world: World, territories: Territories, store: Store):
+def resolve(
+    request: Request,
+    body: ResolveRequest,
+    key: Key,
+    world: World,
+    territories: Territories,
+    store: Store,
+):
     """Resolve a zone, in any accepted form, into the cells of each operator whose coverage
     touches it, the registered addresses and contacts in it and the population present in
     it: the content of ``geoalert.Resolution.to_dict()``.
@@ -32,9 +41,16 @@ def resolve(body: ResolveRequest, key: Key, world: World, territories: Territori
     require(key, Action.RESOLVE)
     zone = world.zone(body.zone)
     territories.check_zone(key, zone.geometry)
-    resolution = world.resolve(
-        zone, include=body.include, operators=body.operators, at=body.at, policy=body.policy
-    )
-    resolved = resolution.to_dict()
-    store.append_audit(resolve_record(key.name, resolution, resolved))
-    return JSON(resolved)
+    cache = request.app.state.resolutions
+    asked = orjson.dumps(body.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)
+    entry = cache.get(asked)
+    if entry is None:
+        resolved = world.resolve(
+            zone, include=body.include, operators=body.operators, at=body.at, policy=body.policy
+        ).to_dict()
+        content, counted = JSON(resolved).body, resolution_counts(resolved)
+        cache.put(asked, content, counted)
+    else:
+        content, counted = entry.body, entry.counts
+    store.append_audit(record("resolve", key.name, zone, counted))
+    return Response(content, media_type=JSON.media_type)
