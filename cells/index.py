@@ -151,21 +151,15 @@ class CellIndex:
         rings, owner = shapely.get_rings(geometry, return_index=True)
         xy, ring = shapely.get_coordinates(rings, return_index=True)
         ring_start = np.concatenate(([0], np.cumsum(np.bincount(ring, minlength=len(rings)))))
-        x, y = np.ascontiguousarray(xy[:, 0]), np.ascontiguousarray(xy[:, 1])
         per_cell = np.bincount(owner, minlength=len(self))
         cell_rings = np.concatenate(([0], np.cumsum(per_cell)))
         simple = shapely.get_type_id(geometry) == shapely.GeometryType.POLYGON
-        chunks = edge_chunks(x, y, ring_start)
-        return (
-            shapely.bounds(geometry),
-            self.point[order],
-            simple,
-            x,
-            y,
-            ring_start,
-            cell_rings,
-            chunks,
+        first_edge, stop, run_box, ring_run = edge_chunks(
+            np.ascontiguousarray(xy[:, 0]), np.ascontiguousarray(xy[:, 1]), ring_start
         )
+        box = np.column_stack((shapely.bounds(geometry), self.point[order]))
+        chunks = (first_edge, stop, run_box, ring_run[cell_rings])
+        return box, simple, np.ascontiguousarray(xy), ring_start, cell_rings, chunks
 
     def intersecting(self, zone: BaseGeometry, operators: list[str] | None = None) -> np.ndarray:
         """Positions of the cells whose coverage intersects the zone (touching counts).

@@ -255,12 +255,12 @@ def edge_chunks(x, y, ring_start):
 
 
 @nb.njit(inline="always", **_JIT)
-def _boundaries_meet(c, bounds, cell_x, cell_y, cell_rings, chunks, x, y, grid, seen, stamp):
+def _boundaries_meet(c, box, cell_xy, chunks, x, y, grid, seen, stamp):
     """Whether the zone's boundary meets cell ``c``'s boundary: 1 yes, 0 no, -1 undecided;
     and how many zone segments have a box meeting the cell's box."""
     x0, y0, _, _, width, height, side, start, ids = grid
-    first_edge, stop, box, ring_chunk = chunks
-    bx0, by0, bx1, by1 = bounds[c, 0], bounds[c, 1], bounds[c, 2], bounds[c, 3]
+    first_edge, stop, run_box, cell_chunk = chunks
+    bx0, by0, bx1, by1 = box[c, 0], box[c, 1], box[c, 2], box[c, 3]
     near = 0
     result = 0
     for row in range(_column(by0, y0, height, side), _column(by1, y0, height, side) + 1):
@@ -277,12 +277,24 @@ def _boundaries_meet(c, bounds, cell_x, cell_y, cell_rings, chunks, x, y, grid, 
                 if hi_x < bx0 or lo_x > bx1 or hi_y < by0 or lo_y > by1:
                     continue
                 near += 1
-                for q in range(ring_chunk[cell_rings[c]], ring_chunk[cell_rings[c + 1]]):
-                    if hi_x < box[q, 0] or lo_x > box[q, 2] or hi_y < box[q, 1] or lo_y > box[q, 3]:
+                for q in range(cell_chunk[c], cell_chunk[c + 1]):
+                    if (
+                        hi_x < run_box[q, 0]
+                        or lo_x > run_box[q, 2]
+                        or hi_y < run_box[q, 1]
+                        or lo_y > run_box[q, 3]
+                    ):
                         continue
                     for e in range(first_edge[q], stop[q]):
                         met = _segments_cross(
-                            sx0, sy0, sx1, sy1, cell_x[e], cell_y[e], cell_x[e + 1], cell_y[e + 1]
+                            sx0,
+                            sy0,
+                            sx1,
+                            sy1,
+                            cell_xy[e, 0],
+                            cell_xy[e, 1],
+                            cell_xy[e + 1, 0],
+                            cell_xy[e + 1, 1],
                         )
                         if met == 1:
                             return 1, near
@@ -293,18 +305,7 @@ def _boundaries_meet(c, bounds, cell_x, cell_y, cell_rings, chunks, x, y, grid, 
 
 @nb.njit(**_JIT)
 def _classify(
-    candidates,
-    bounds,
-    point,
-    simple,
-    cell_x,
-    cell_y,
-    cell_ring_start,
-    cell_rings,
-    chunks,
-    x,
-    y,
-    ring_start,
+    candidates, box, simple, cell_xy, cell_ring_start, cell_rings, chunks, x, y, ring_start
 ):
     grid = _segment_grid(x, y, ring_start)
     status = np.empty(len(candidates), dtype=np.int8)
@@ -317,14 +318,12 @@ def _classify(
             continue
         # A point of the cell inside the zone settles it.
         stamp += 1
-        inside = _in_zone(point[c, 0], point[c, 1], x, y, grid, seen, stamp)
+        inside = _in_zone(box[c, 4], box[c, 5], x, y, grid, seen, stamp)
         if inside == 1:
             status[i] = INTERSECTS
             continue
         stamp += 1
-        met, near = _boundaries_meet(
-            c, bounds, cell_x, cell_y, cell_rings, chunks, x, y, grid, seen, stamp
-        )
+        met, near = _boundaries_meet(c, box, cell_xy, chunks, x, y, grid, seen, stamp)
         if met != 0 or inside == -1:
             status[i] = INTERSECTS if met == 1 else UNDECIDED
             continue
@@ -335,7 +334,13 @@ def _classify(
             for ring in range(len(ring_start) - 1):
                 k = ring_start[ring]
                 held = _point_in_rings(
-                    x[k], y[k], cell_x, cell_y, cell_ring_start, cell_rings[c], cell_rings[c + 1]
+                    x[k],
+                    y[k],
+                    cell_xy[:, 0],
+                    cell_xy[:, 1],
+                    cell_ring_start,
+                    cell_rings[c],
+                    cell_rings[c + 1],
                 )
                 if held != 0:
                     status[i] = INTERSECTS if held == 1 else UNDECIDED
@@ -351,10 +356,11 @@ def classify(candidates: np.ndarray, cells: tuple, zone) -> np.ndarray:
     candidates : ndarray of int64, shape (k,)
         Cell positions to decide.
     cells : tuple
-        ``(bounds (n, 4), point (n, 2), simple (n,) bool, x, y, ring_start, cell_rings,
-        chunks)``: cell boxes, a point inside each cell, whether the cell is one polygon
-        (others are left undecided), the cells' flat rings, per cell its first ring (n + 1),
-        and :func:`edge_chunks` of the rings.
+        ``(box (n, 6), simple (n,) bool, xy (m, 2), ring_start, cell_rings, runs)``: per
+        cell its box and a point inside it (xmin, ymin, xmax, ymax, x, y), whether it is one
+        polygon (others are left undecided), the cells' rings as flat vertices and where
+        each ring starts, per cell its first ring (n + 1), and :func:`edge_chunks` of the
+        rings with, instead of each ring's first run, each cell's first run (n + 1).
     zone : shapely Polygon or MultiPolygon
         The zone, valid, EPSG:4326 like the cells.
 
