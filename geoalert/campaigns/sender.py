@@ -195,7 +195,7 @@ class Sender:
             seqs = [d[1] for d in due] + claimed.seq
             addresses = [d[2] for d in due] + claimed.address
             languages = [d[3] for d in due] + claimed.language
-            attempts = [d[4] for d in due] + claimed.attempts
+            attempts = [d[4] + 1 for d in due] + claimed.attempts
             for old in [MessageState.RETRY] * len(due) + claimed.state:
                 self._move(channel, old, MessageState.SENDING)
             if seqs:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import collections
 import email
 import email.policy
+import logging
 import socket
 import threading
 from dataclasses import dataclass, field
@@ -18,6 +19,10 @@ from dataclasses import dataclass, field
 from aiosmtpd.controller import Controller
 
 __all__ = ["SmtpServer"]
+
+# aiosmtpd logs every command (addresses included) at INFO and DEBUG: the provider's log, kept
+# out of the tests' output.
+logging.getLogger("mail.log").setLevel(logging.WARNING)
 
 
 @dataclass

@@ -127,7 +127,11 @@ class SmppAdapter(Adapter):
         if self._client is None:
             o = self.options
             client = smpplib.client.Client(
-                o.host, o.port, timeout=o.timeout_s, logger_name=_WIRE_LOG
+                o.host,
+                o.port,
+                timeout=o.timeout_s,
+                logger_name=_WIRE_LOG,
+                allow_unknown_opt_params=True,
             )
             client.connect()
             try:
