@@ -17,8 +17,10 @@ cell:
 3. the few cells it cannot decide (touching or collinear configurations, multi-part
    cells) get GEOS's exact ``intersects`` against the prepared zone.
 
-The result equals GEOS (and PostGIS) on every zone, touching cases included. The work
-grows with the zone's boundary and its result, not with the number of cells in the country.
+The compiled pass reads the cells in a spatial order (its own copy of the arrays), so that
+one zone's cells come from nearby memory. The result equals GEOS (and PostGIS) on every
+zone, touching cases included. The work grows with the zone's boundary and its result, not
+with the number of cells in the country.
 """
 
 from __future__ import annotations
