@@ -16,9 +16,12 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
+import shapely
+import shapely.geometry
 import uvicorn
 from api_helpers import serving_copy
 from playwright.sync_api import Page, sync_playwright
+from pyproj import Transformer
 
 from api.app import create_app
 from geoalert.keys import create_key
@@ -39,9 +42,11 @@ CHROMIUM_FLAGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+TIMEOUT_S = 60
 VIEWPORT = {"width": 1366, "height": 768}
 SCREENSHOT = Path(__file__).resolve().parents[1] / "docs" / "map.png"
 MAP = "#map"
+TO_METRIC = Transformer.from_crs("EPSG:4326", "EPSG:3812", always_xy=True).transform
 WHOLE = {"addresses.count", "population.estimate"}
 """Figures always shown as whole numbers."""
 
@@ -72,14 +77,15 @@ def server(sample_world: Path, tmp_path_factory: pytest.TempPathFactory):
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:
-            if httpx.get(f"{base}/readyz").status_code == 200:
+            if httpx.get(f"{base}/readyz", timeout=TIMEOUT_S).status_code == 200:
                 break
         except httpx.TransportError:
             pass
         time.sleep(0.2)
     else:
         raise RuntimeError("the server did not become ready")
-    yield {"url": base, "key": secret, "mayor": mayor}
+    with httpx.Client(base_url=base, timeout=TIMEOUT_S) as http:
+        yield {"url": base, "http": http, "key": secret, "mayor": mayor}
     uv.should_exit = True
     thread.join(timeout=10)
 
@@ -158,13 +164,12 @@ def _resolved(page: Page, browser, action) -> dict:
 
 
 def _api(server, body: dict) -> dict:
-    response = httpx.post(
-        f"{server['url']}/v1/resolve",
+    response = server["http"].post(
+        "/v1/resolve",
         json=body,
         headers={"Authorization": f"Bearer {server['key']}"},
-        timeout=60,
     )
-    assert response.status_code == 200, response.text
+    assert response.status_code == 200, (body, response.text)
     return response.json()
 
 
@@ -238,6 +243,8 @@ def _pan(page: Page, key: str) -> None:
 
 
 def _map_point(page: Page, fx: float, fy: float) -> tuple[float, float]:
+    """Where to click on the map (fractions of its box), once it stands still."""
+    page.wait_for_function("() => !document.querySelector('.leaflet-zoom-anim, .leaflet-pan-anim')")
     box = page.locator(MAP).bounding_box()
     return box["x"] + fx * box["width"], box["y"] + fy * box["height"]
 
@@ -246,7 +253,7 @@ def _map_point(page: Page, fx: float, fy: float) -> tuple[float, float]:
 
 
 def test_page_and_assets_are_served_locally_with_a_strict_policy(server):
-    response = httpx.get(server["url"] + "/")
+    response = server["http"].get("/")
     assert response.status_code == 200
     csp = response.headers["content-security-policy"]
     assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp
@@ -255,16 +262,57 @@ def test_page_and_assets_are_served_locally_with_a_strict_policy(server):
     assert "http://" not in html and "https://" not in html
     for asset in ("vendor/leaflet/leaflet.js", "vendor/leaflet/leaflet.css", "app.js", "style.css"):
         assert f"/static/map/{asset}" in html
-        assert httpx.get(f"{server['url']}/static/map/{asset}").status_code == 200
-    licence = httpx.get(f"{server['url']}/static/map/vendor/leaflet/LICENSE")
+        assert server["http"].get(f"/static/map/{asset}").status_code == 200
+    licence = server["http"].get("/static/map/vendor/leaflet/LICENSE")
     assert "BSD 2-Clause License" in licence.text
 
 
 def test_layers_need_a_key(server):
     for path in ("/map/config", "/map/areas", "/map/sites"):
-        assert httpx.get(server["url"] + path).status_code == 401
-    response = httpx.post(server["url"] + "/map/coverage", json={"zone": {"area": "21004"}})
+        assert server["http"].get(path).status_code == 401
+    response = server["http"].post("/map/coverage", json={"zone": {"area": "21004"}})
     assert response.status_code == 401
+
+
+def test_layers_answer_bad_input_with_problems(server):
+    headers = {"Authorization": f"Bearer {server['key']}"}
+    bad_zone = server["http"].post(
+        "/map/coverage",
+        json={"zone": {"circle": {"lon": 4.35, "lat": 50.85, "radius_m": -5}}},
+        headers=headers,
+    )
+    assert bad_zone.status_code == 422
+    assert bad_zone.headers["content-type"] == "application/problem+json"
+    assert "radius_m" in bad_zone.json()["detail"]
+    bad_cap = server["http"].post("/map/cap/zone", content=b"<alert", headers=headers)
+    assert bad_cap.status_code == 422
+    assert "not well-formed" in bad_cap.json()["detail"]
+    outside = server["http"].post(
+        "/map/coverage",
+        json={"zone": {"area": "21001"}},
+        headers={"Authorization": f"Bearer {server['mayor']}"},
+    )
+    assert outside.status_code == 403
+
+
+def test_coverage_layer_draws_the_cells_resolve_selects(server):
+    headers = {"Authorization": f"Bearer {server['key']}"}
+    body = {"zone": {"circle": {"lon": 4.35, "lat": 50.85, "radius_m": 800}}}
+    layer = server["http"].post("/map/coverage", json=body, headers=headers).json()
+    result = _api(server, body)
+    zone = shapely.geometry.shape(result["zone"]["geometry"])
+    for feature in layer["features"]:
+        props = feature["properties"]
+        op = result["operators"][props["operator"]]
+        assert props["cells"] == op["cell_count"]
+        shape = shapely.geometry.shape(feature["geometry"])
+        if props["kind"] == "coverage":
+            assert shape.buffer(1e-4).covers(zone)  # the cells cover the zone
+        else:  # overshoot, in km² as the API says (EPSG:3812), drawn simplified
+            metric = shapely.transform(shape, TO_METRIC, interleaved=False)
+            assert metric.area / 1e6 == pytest.approx(op["overshoot_km2"], rel=0.03)
+    kinds = sorted(f["properties"]["kind"] for f in layer["features"])
+    assert kinds == ["coverage"] * 3 + ["overshoot"] * 3
 
 
 def test_a_bad_key_is_refused_and_the_good_one_kept_in_the_tab_only(browser, server):
@@ -351,6 +399,32 @@ def test_polygon_drawn_and_edited_with_the_mouse_shows_the_api_figures(page: Pag
     page.screenshot(path=str(SCREENSHOT))
 
 
+def test_a_crossed_polygon_is_repaired_and_the_warning_shown(page: Page, browser, server):
+    _blur(page)
+    page.keyboard.press("p")
+    corners = [(0.3, 0.3), (0.62, 0.58), (0.6, 0.28), (0.32, 0.62)]  # a bow tie
+    for fx, fy in corners[:-1]:
+        page.mouse.click(*_map_point(page, fx, fy))
+    body = _resolved(page, browser, lambda: page.mouse.dblclick(*_map_point(page, *corners[-1])))
+    result = _api(server, body)
+    assert any("self-intersection" in w for w in result["zone"]["warnings"])
+    shown = page.eval_on_selector_all("#warnings li", "lis => lis.map(li => li.textContent)")
+    assert shown == result["zone"]["warnings"]
+    _assert_figures_equal_api(page, result)
+
+    # Keyboard editing: a midpoint handle adds a corner, Delete on a corner removes it.
+    page.keyboard.press("e")
+    page.locator(".handle-midpoint").first.focus()
+    added = _resolved(page, browser, lambda: page.keyboard.press("Enter"))
+    assert len(added["zone"]["coordinates"][0]) == 6
+    page.locator(".handle-vertex").nth(3).focus()
+    removed = _resolved(page, browser, lambda: page.keyboard.press("Delete"))
+    assert len(removed["zone"]["coordinates"][0]) == 5
+    assert page.locator(".handle-vertex").count() == 4
+    _assert_figures_equal_api(page, _api(server, removed))
+    page.keyboard.press("Escape")
+
+
 def test_circle_drawn_and_edited_by_keyboard_shows_the_api_figures(page: Page, browser, server):
     _blur(page)
     page.keyboard.press("c")
@@ -391,9 +465,11 @@ def test_corridor_drawn_by_keyboard_shows_the_api_figures(page: Page, browser, s
 
 
 def test_time_slider_switches_the_presence_bucket(page: Page, browser, server):
-    config = httpx.get(
-        server["url"] + "/map/config", headers={"Authorization": f"Bearer {server['key']}"}
-    ).json()
+    config = (
+        server["http"]
+        .get("/map/config", headers={"Authorization": f"Bearer {server['key']}"})
+        .json()
+    )
     buckets = config["buckets"]
     slider = page.locator("#time")
     if not buckets:
