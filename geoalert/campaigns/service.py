@@ -7,7 +7,7 @@ person and channel in the person's language and one request per operator for the
 channels (:func:`geoalert.messages.broadcast.alert_requests`), and queues them all in one
 transaction. :func:`run` prepares when needed and sends (:class:`~.sender.Sender`) through
 the configured adapters, or the simulation adapter. :func:`report` counts the outcome.
-Running a campaign again after a crash resumes it (:func:`resume`).
+Sending a campaign again after a crash resumes it (:func:`send` needs only the store).
 """
 
 from __future__ import annotations
@@ -30,9 +30,10 @@ from geoalert.campaigns.model import (
 )
 from geoalert.campaigns.queue import CampaignRecord, CampaignStore
 from geoalert.campaigns.sender import Sender
+from geoalert.settings import Settings
 from geodata.contact_index import ContactSelection
 
-__all__ = ["accept", "audit_record", "prepare", "report", "resume", "run"]
+__all__ = ["accept", "audit_record", "prepare", "report", "run", "send"]
 
 #: Campaign states a sender takes up (after a crash too).
 RUNNABLE = (CampaignState.ACCEPTED, CampaignState.QUEUED, CampaignState.SENDING)
@@ -192,71 +193,74 @@ def _operator_requests(engine, spec: CampaignSpec) -> dict[str, dict[str, dict]]
     }
 
 
-def _contents(engine, spec: CampaignSpec, record: CampaignRecord) -> dict[str, Mapping]:
-    contents: dict[str, Mapping] = dict(build_contents(spec, engine.settings))
+def _contents(spec: CampaignSpec, record: CampaignRecord, settings) -> dict[str, Mapping]:
+    contents: dict[str, Mapping] = dict(build_contents(spec, settings))
     for c in OPERATOR_CHANNELS:
         if c in spec.channels:
             contents[str(c)] = record.summary["operators"][str(c)]
     return contents
 
 
-async def run(
-    engine,
-    campaign_id: int,
-    *,
-    providers: Mapping[str, Mapping[str, Any]] | str | None = None,
-    on_progress: Callable[[dict], None] | None = None,
-    flush_interval_s: float = 0.25,
-) -> dict[str, Any]:
+async def run(engine, campaign_id: int, **kwargs: Any) -> dict[str, Any]:
     """Prepare (when accepted) and send a campaign until it is finished or cancelled; resume
-    it when it was interrupted. Returns its :func:`report`.
-
-    Parameters
-    ----------
-    providers : mapping, path or None
-        Providers per channel (see :mod:`geoalert.campaigns.adapters`); the settings'
-        ``campaign_providers`` file when None. Not needed in simulation.
-    """
+    it when it was interrupted. Returns its :func:`report`. Keywords as for :func:`send`."""
     store = campaign_store(engine)
     record = store.get(campaign_id)
-    if record.state not in RUNNABLE:
-        return report(store, campaign_id)
-    spec = CampaignSpec.model_validate(record.spec)
-    if providers is None:
-        providers = engine.settings.campaign_providers
-    adapters = build_adapters(
-        read_providers(providers),
-        [str(c) for c in spec.channels],
-        simulation=spec.mode == "simulation",
-    )
     if record.state == CampaignState.ACCEPTED:
         try:
             prepare(engine, store, record)
         except CampaignError as error:
             store.set_state(
-                campaign_id, CampaignState.FAILED, summary={**record.summary, "error": str(error)}
+                campaign_id,
+                CampaignState.FAILED,
+                summary={**record.summary, "error": str(error)},
             )
             raise
-        record = store.get(campaign_id)
+    return await send(engine.store, campaign_id, engine.settings, **kwargs)
+
+
+async def send(
+    world_store,
+    campaign_id: int,
+    settings: Settings,
+    *,
+    providers: Mapping[str, Mapping[str, Any]] | str | None = None,
+    on_progress: Callable[[dict], None] | None = None,
+    flush_interval_s: float = 0.25,
+) -> dict[str, Any]:
+    """Send a queued campaign (or resume one being sent) until it is finished or cancelled;
+    its :func:`report`. Needs only the store: no world is loaded.
+
+    Parameters
+    ----------
+    world_store : geodata.stores.BaseStore
+    settings : Settings
+    providers : mapping, path or None
+        Providers per channel (see :mod:`geoalert.campaigns.adapters`); the settings'
+        ``campaign_providers`` file when None. Not needed in simulation.
+    """
+    store = CampaignStore(world_store.engine)
+    record = store.get(campaign_id)
+    if record.state not in (CampaignState.QUEUED, CampaignState.SENDING):
+        return report(store, campaign_id, settings.segment_cost_eur)
+    spec = CampaignSpec.model_validate(record.spec)
+    adapters = build_adapters(
+        read_providers(providers if providers is not None else settings.campaign_providers),
+        [str(c) for c in spec.channels],
+        simulation=spec.mode == "simulation",
+    )
     sender = Sender(
         store,
         campaign_id,
         adapters,
-        _contents(engine, spec, record),
+        _contents(spec, record, settings),
         flush_interval_s=flush_interval_s,
         on_progress=on_progress,
     )
     await sender.run()
-    final = report(store, campaign_id)
-    record = store.get(campaign_id)
-    store.update(campaign_id, summary={**record.summary, "report": final})
+    final = report(store, campaign_id, settings.segment_cost_eur)
+    store.update(campaign_id, summary={**store.get(campaign_id).summary, "report": final})
     return final
-
-
-async def resume(engine, **kwargs: Any) -> list[dict[str, Any]]:
-    """Run every campaign left unfinished (accepted, queued or sending), oldest first."""
-    store = campaign_store(engine)
-    return [await run(engine, r.campaign_id, **kwargs) for r in store.list(RUNNABLE)]
 
 
 def report(store: CampaignStore, campaign_id: int, unit_cost_eur: float = 0.055) -> dict[str, Any]:

@@ -44,14 +44,22 @@ def _open(data: Path, db: str | None, include=("cells", "addresses", "contacts")
     return Engine.open(data, db=db, include=list(include))
 
 
-def _run(engine, campaign_id: int, providers: Path | None, quiet: bool) -> dict:
-    """Send one campaign with a progress bar per channel; its report."""
+def _run(engine, campaign_id: int, providers: Path | None, quiet: bool, store=None) -> dict:
+    """Prepare when needed and send one campaign, with a progress bar per channel; its
+    report. With ``store`` (and no engine) a queued campaign is sent without the world."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from geoalert.campaigns import service
+    from geoalert.settings import get_settings
+
+    def start(on_progress=None) -> dict:
+        kwargs = {"providers": providers, "on_progress": on_progress}
+        if engine is None:
+            return asyncio.run(service.send(store, campaign_id, get_settings(), **kwargs))
+        return asyncio.run(service.run(engine, campaign_id, **kwargs))
 
     if quiet:
-        return asyncio.run(service.run(engine, campaign_id, providers=providers))
+        return start()
     with Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), transient=True
     ) as bars:
@@ -65,7 +73,7 @@ def _run(engine, campaign_id: int, providers: Path | None, quiet: bool) -> dict:
                     tasks[channel] = bars.add_task(channel, total=total)
                 bars.update(tasks[channel], completed=done, total=total)
 
-        return asyncio.run(service.run(engine, campaign_id, providers=providers, on_progress=show))
+        return start(show)
 
 
 @alert_app.command()
@@ -159,19 +167,24 @@ def resume(
     db: DbOption = None,
     quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False,
 ) -> None:
-    """Take up every campaign left unfinished (after a crash or --no-wait) and send it."""
+    """Take up every campaign left unfinished (after a crash or --no-wait) and send it; the
+    world is loaded only for campaigns not yet prepared."""
     from geoalert.campaigns import service
-    from geoalert.campaigns.model import CampaignError
+    from geoalert.campaigns.model import CampaignError, CampaignState
+    from geoalert.campaigns.queue import CampaignStore
+    from geoalert.commands.store_options import store_from_options
 
-    engine = _open(data, db)
-    store = service.campaign_store(engine)
-    for record in store.list(service.RUNNABLE):
-        typer.echo(f"campaign {record.campaign_id}: {record.state}, resuming", err=True)
-        try:
-            result = _run(engine, record.campaign_id, providers, quiet)
-        except CampaignError as error:
-            raise _fail(error) from None
-        typer.echo(json.dumps(result, indent=2))
+    engine = None
+    with store_from_options(data, db) as store:
+        for record in CampaignStore(store.engine).list(service.RUNNABLE):
+            typer.echo(f"campaign {record.campaign_id}: {record.state}, resuming", err=True)
+            if record.state == CampaignState.ACCEPTED and engine is None:
+                engine = _open(data, db)
+            try:
+                result = _run(engine, record.campaign_id, providers, quiet, store=store)
+            except CampaignError as error:
+                raise _fail(error) from None
+            typer.echo(json.dumps(result, indent=2))
 
 
 @alert_app.command()
