@@ -118,6 +118,10 @@ def browser(server, tmp_path_factory: pytest.TempPathFactory):
         page = context.new_page()
         errors: list[str] = []
         page.on("pageerror", lambda error: errors.append(str(error)))
+        page.on(
+            "console",
+            lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None,
+        )
         sent: list[dict] = []
         page.on(
             "request",
@@ -127,7 +131,7 @@ def browser(server, tmp_path_factory: pytest.TempPathFactory):
         yield {"page": page, "outside": outside, "errors": errors, "sent": sent}
         context.close()
     assert outside == [], f"the page asked for resources off the server: {outside}"
-    assert errors == [], f"script errors in the page: {errors}"
+    assert errors == [], f"script errors or refused content in the page: {errors}"
 
 
 @pytest.fixture(scope="module")

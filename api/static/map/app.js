@@ -95,8 +95,11 @@ function drawAreas() {
   labelsByZoom();
 }
 
+// Names and masts only once zoomed in enough to read them.
 function labelsByZoom() {
-  map.getContainer().classList.toggle("labels", map.getZoom() >= 11);
+  const near = map.getZoom() >= 11;
+  map.getContainer().classList.toggle("labels", near);
+  map.getPane("sites").style.display = near ? "" : "none";
 }
 map.on("zoomend", labelsByZoom);
 
