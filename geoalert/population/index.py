@@ -115,7 +115,7 @@ class PopulationIndex:
         *,
         metric_crs: str,
         method: str,
-        reference: str = "best_server",
+        reference: str = "best_server_addresses",
     ) -> None:
         for name in (method, reference):
             if name not in ESTIMATORS:

@@ -7,9 +7,10 @@ Three signs of error are read from every estimate, none of them from the truth:
 - the operators disagree: each operator's devices, scaled by its own market share, estimate the
   same people through a different network, so their spread shows both sampling error and how
   differently each network places people;
-- the methods disagree: the best-server and the prior-weighted allocations place the devices of
-  a cell differently, so their difference shows how much of the estimate rests on where, inside
-  its cells, the zone's boundary cuts.
+- the methods disagree: the best-server and the signal-prior allocations (with the same address
+  prior) place the devices of a cell differently, so their difference shows how much of the
+  estimate rests on where, inside its cells, the zone's boundary cuts. The default estimate
+  blends the two halves, so its distance to the best-server one is half that difference.
 
 They are added in quadrature with a relative floor (the calibration of devices per person is
 itself uncertain) and turned into a two-sided interval at the configured level.
