@@ -20,11 +20,11 @@ from api.errors import PROBLEM_MEDIA_TYPE
 from api.limits import BodySizeLimit
 from api.models import ZONE_FORMS
 from api.ratelimit import TokenBuckets
-from api.routers import alerts, areas, cells, health, operators, population, resolve
+from api.routers import alerts, areas, campaigns, cells, health, operators, population, resolve
 from geoalert.jurisdiction import Jurisdictions
 from geoalert.settings import Settings, get_settings
 
-ROUTERS = (resolve, areas, operators, cells, population, alerts, health)
+ROUTERS = (resolve, areas, operators, cells, population, alerts, campaigns, health)
 
 
 @asynccontextmanager
@@ -44,9 +44,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.rate_limits = TokenBuckets(settings.api_rate_per_s, settings.api_rate_burst)
     app.state.resolutions = ResponseCache(settings.api_cache_bytes, settings.api_cache_ttl_s)
     app.state.engine = engine
+    await campaigns.resume_unfinished(app)
     try:
         yield
     finally:
+        await campaigns.stop(app)
         app.state.engine = None
         engine.store.close()
 
