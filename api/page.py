@@ -141,16 +141,6 @@ def coverage_layer(
     return GeoJSON(_collection(shapes, properties))
 
 
-def _collection(geometries: np.ndarray, properties: list[dict[str, Any]]) -> dict[str, Any]:
-    """A GeoJSON FeatureCollection, one feature per geometry (empty ones left out)."""
-    features = [
-        {"type": "Feature", "geometry": to_geojson(g), "properties": p}
-        for g, p in zip(geometries, properties, strict=True)
-        if not g.is_empty
-    ]
-    return {"type": "FeatureCollection", "features": features}
-
-
 @router.post("/map/cap/zone", response_class=JSON)
 async def cap_zone(request: Request, key: Key) -> JSON:
     """The zone and texts of a CAP 1.2 alert sent as the body, to import it in the page."""
@@ -168,3 +158,13 @@ async def cap_zone(request: Request, key: Key) -> JSON:
             "reference": alert.reference,
         }
     )
+
+
+def _collection(geometries: np.ndarray, properties: list[dict[str, Any]]) -> dict[str, Any]:
+    """A GeoJSON FeatureCollection, one feature per geometry (empty ones left out)."""
+    features = [
+        {"type": "Feature", "geometry": to_geojson(g), "properties": p}
+        for g, p in zip(geometries, properties, strict=True)
+        if not g.is_empty
+    ]
+    return {"type": "FeatureCollection", "features": features}
