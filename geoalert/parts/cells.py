@@ -51,9 +51,12 @@ class CellsIndex:
 
 
 def load(store, settings: Settings) -> CellsIndex:
-    """Index the store's cells (built once, when the engine opens)."""
+    """Index the store's cells, with their coverage in metres for overlaps and gaps (built
+    once, when the engine opens, rather than in the first request that needs them)."""
     index = CellIndex.from_frame(store.read_cells()).warm()
-    return CellsIndex(index, settings.metric_crs, settings.warning_area_max_vertices)
+    cells = CellsIndex(index, settings.metric_crs, settings.warning_area_max_vertices)
+    _ = cells.metric
+    return cells
 
 
 def policies(cells: CellsIndex, request: Request, operators: tuple[str, ...]) -> dict[str, Policy]:
