@@ -1,18 +1,27 @@
-"""Addresses covered by real zones: ``AddressIndex`` against PostGIS, same data, same run.
+"""Addresses and contacts of real zones: the address index against PostGIS, same data, same run.
 
-PostGIS gets the addresses by ``COPY``, a GiST index on the points, ``CLUSTER`` on that
-index and ``VACUUM ANALYZE``; each zone is sent once as WKB (EPSG:4326) and timed from the
-client, like the index (zones are prepared inside the timed call, as a request would).
-Zones are every municipality and every province of the world (``areas.parquet``); counts
-must agree with ``ST_Covers`` zone by zone, or the run fails.
+PostGIS gets the addresses by ``COPY`` (``addresses(address_id, municipality, geom)``), a GiST
+index, ``CLUSTER`` on it and ``VACUUM ANALYZE``, and the registered contacts as
+``contacts(contact_id, language, sms, voice, email)`` (whether each channel reaches the person)
+and ``registrations(contact_id, address_id)`` indexed by address. The session runs with
+``plan_cache_mode = force_custom_plan`` (PostGIS's best plan for prepared statements). Each zone
+(every municipality, then every province of the world's areas) is sent as WKB (EPSG:4326) to
+three prepared queries, timed from the client until the rows are fetched:
+
+- ``count``: ``SELECT count(*) FROM addresses WHERE ST_Covers(zone, geom)``;
+- ``by municipality``: the same ``GROUP BY municipality``;
+- ``contacts``: the distinct people registered at those addresses, counted per language and
+  channel (the figures of the ``contacts`` part).
+
+The index gets the same WKB and is timed for the whole call: reading the WKB, selecting, and
+counting (``AddressIndex.select(...).count``, ``.municipality_counts()``, and
+``ContactIndex.at_addresses`` with ``contacts_to_dict``). Both sides alternate zone by zone
+in a shuffled order each round; the first pass checks that every figure agrees with PostGIS
+zone by zone, or the run fails.
 
 Usage::
 
-    python benchmarks/bench_addresses.py --data /work/data/national
-    python benchmarks/bench_addresses.py --synthetic 5500000   # without a national world
-
-``--synthetic N`` draws N addresses from the GHSL 1 km population grid (uniform inside each
-drawn cell) over the Statbel municipal outlines, for work before a national world exists.
+    python benchmarks/bench_addresses.py --data /work/data/national [--rounds 3]
 """
 
 from __future__ import annotations
@@ -25,9 +34,9 @@ import platform
 import subprocess
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
-import geopandas as gpd
 import numpy as np
 import pandas as pd
 import psycopg
@@ -38,138 +47,110 @@ from rich.table import Table
 
 from geoalert.testing.postgis import running_postgis
 from geodata.address_index import AddressIndex
+from geodata.contact_index import ContactIndex, contacts_to_dict
+from geodata.stores import open_store
 
-SHARED = Path("/work/shared/data")
-console = Console()
-
-
-def synthetic_world(n: int, seed: int = 0) -> tuple[pd.DataFrame, gpd.GeoDataFrame]:
-    """``n`` addresses drawn from the population grid, and municipal/provincial areas."""
-    munis = gpd.read_file(
-        SHARED / "statbel_municipalities" / "be_municipalities_2024_simplified.geojson"
-    )
-    areas = pd.concat(
-        [
-            gpd.GeoDataFrame(
-                {"code": munis.nis_municipality, "level": "municipality"},
-                geometry=munis.geometry,
-            ),
-            munis.dropna(subset=["nis_province"])
-            .dissolve("nis_province")
-            .reset_index()
-            .rename(columns={"nis_province": "code"})
-            .assign(level="province")[["code", "level", "geometry"]],
-        ],
-        ignore_index=True,
-    )
-    cells = pd.read_csv(SHARED / "ghsl_pop_1km" / "ghsl_pop2020_1km_cells.csv")
-    cells = cells[cells.be_canton.notna()]
-    rng = np.random.default_rng(seed)
-    pick = rng.choice(len(cells), size=int(n * 1.05), p=cells["pop"] / cells["pop"].sum())
-    lon = np.round(cells.lon.to_numpy()[pick] + rng.uniform(-0.007, 0.007, len(pick)), 7)
-    lat = np.round(cells.lat.to_numpy()[pick] + rng.uniform(-0.0045, 0.0045, len(pick)), 7)
-    municipality = np.full(len(pick), None, dtype=object)
-    tree = shapely.STRtree(shapely.points(lon, lat))
-    for code, geom in zip(munis.nis_municipality, munis.geometry, strict=True):
-        municipality[tree.query(geom, predicate="covers")] = code
-    keep = np.flatnonzero(municipality != None)[:n]  # noqa: E711 (element-wise)
-    addresses = pd.DataFrame(
-        {
-            "address_id": np.arange(len(keep), dtype=np.int64) + 1,
-            "municipality": municipality[keep],
-            "lon": lon[keep],
-            "lat": lat[keep],
-        }
-    )
-    return addresses, areas
-
-
-def world(data: Path) -> tuple[pd.DataFrame, gpd.GeoDataFrame]:
-    """Addresses (``address_id``, ``municipality``, ``lon``, ``lat``) and areas of a world."""
-    frame = gpd.read_parquet(data / "addresses.parquet")
-    xy = shapely.get_coordinates(frame.geometry.values)
-    addresses = pd.DataFrame(
-        {
-            "address_id": frame.address_id.to_numpy(),
-            "municipality": frame.municipality.to_numpy(),
-            "lon": xy[:, 0],
-            "lat": xy[:, 1],
-        }
-    )
-    return addresses, gpd.read_parquet(data / "areas.parquet")
-
-
-def load_postgis(conn: psycopg.Connection, addresses: pd.DataFrame) -> None:
-    """Copy the addresses into ``addresses(address_id, municipality, geom)`` with a GiST index."""
-    steps = [
-        "CREATE UNLOGGED TABLE staging (address_id bigint, municipality text, "
-        "lon float8, lat float8)",
-        None,
-        "CREATE TABLE addresses AS SELECT address_id, municipality, "
-        "ST_SetSRID(ST_MakePoint(lon, lat), 4326)::geometry(Point, 4326) AS geom FROM staging",
-        "DROP TABLE staging",
-        "CREATE INDEX addresses_geom ON addresses USING gist (geom)",
-        "CLUSTER addresses USING addresses_geom",
-        "VACUUM ANALYZE addresses",
-    ]
-    for step in track(steps, description="PostGIS: COPY, GiST index, CLUSTER, ANALYZE"):
-        if step is not None:
-            conn.execute(step)
-            continue
-        with conn.cursor().copy("COPY staging FROM STDIN") as copy:
-            for start in range(0, len(addresses), 500_000):
-                buf = io.StringIO()
-                addresses.iloc[start : start + 500_000].to_csv(
-                    buf, sep="\t", header=False, index=False, float_format="%.17g"
-                )
-                copy.write(buf.getvalue())
-
+console = Console(width=150)
 
 COUNT_SQL = "SELECT count(*) FROM addresses WHERE ST_Covers(ST_GeomFromWKB(%s, 4326), geom)"
 GROUP_SQL = (
     "SELECT municipality, count(*) FROM addresses "
     "WHERE ST_Covers(ST_GeomFromWKB(%s, 4326), geom) GROUP BY municipality"
 )
+CONTACTS_SQL = """
+WITH people AS (
+    SELECT DISTINCT r.contact_id FROM addresses a JOIN registrations r USING (address_id)
+    WHERE ST_Covers(ST_GeomFromWKB(%s, 4326), a.geom)
+)
+SELECT c.language, count(*), count(*) FILTER (WHERE c.sms), count(*) FILTER (WHERE c.voice),
+       count(*) FILTER (WHERE c.email)
+FROM people JOIN contacts c USING (contact_id) GROUP BY c.language
+"""
+QUERIES = {"count": COUNT_SQL, "by municipality": GROUP_SQL, "contacts": CONTACTS_SQL}
 
 
-def time_postgis(conn: psycopg.Connection, zones: list, label: str) -> tuple:
-    """Seconds per zone for the count and for the per-municipality count, and the results."""
-    counts, groups, t_count, t_group = [], [], [], []
-    with conn.cursor() as cur:
-        for zone in track(zones, description=f"PostGIS {label}"):
-            wkb = shapely.to_wkb(zone)
-            t = time.perf_counter()
-            cur.execute(COUNT_SQL, (wkb,), prepare=True)
-            counts.append(cur.fetchone()[0])
-            t_count.append(time.perf_counter() - t)
-            t = time.perf_counter()
-            cur.execute(GROUP_SQL, (wkb,), prepare=True)
-            groups.append(dict(cur.fetchall()))
-            t_group.append(time.perf_counter() - t)
-    return np.array(t_count), np.array(t_group), counts, groups
+def load_postgis(conn: psycopg.Connection, addresses: pd.DataFrame, contacts: pd.DataFrame) -> None:
+    """Copy addresses, contacts and their registrations into PostGIS, indexed."""
+    steps = [
+        "CREATE UNLOGGED TABLE staging (address_id bigint, municipality text, "
+        "lon float8, lat float8)",
+        ("staging", addresses[["address_id", "municipality", "lon", "lat"]]),
+        "CREATE TABLE addresses AS SELECT address_id, municipality, "
+        "ST_SetSRID(ST_MakePoint(lon, lat), 4326)::geometry(Point, 4326) AS geom FROM staging",
+        "DROP TABLE staging",
+        "CREATE INDEX addresses_geom ON addresses USING gist (geom)",
+        "CLUSTER addresses USING addresses_geom",
+        "CREATE UNIQUE INDEX ON addresses (address_id)",
+        "VACUUM ANALYZE addresses",
+    ]
+    phone = contacts.phone.notna()
+    people = pd.DataFrame(
+        {
+            "contact_id": contacts.contact_id,
+            "language": contacts.language,
+            "sms": contacts.sms & phone,
+            "voice": contacts.voice & phone,
+            "email": contacts.email.notna(),
+        }
+    )
+    lengths = contacts.address_ids.map(len).to_numpy()
+    registrations = pd.DataFrame(
+        {
+            "contact_id": np.repeat(contacts.contact_id.to_numpy(), lengths),
+            "address_id": np.concatenate(contacts.address_ids.to_numpy()),
+        }
+    ).drop_duplicates()
+    steps += [
+        "CREATE TABLE contacts (contact_id bigint PRIMARY KEY, language text, "
+        "sms boolean, voice boolean, email boolean)",
+        ("contacts", people),
+        "CREATE TABLE registrations (contact_id bigint, address_id bigint)",
+        ("registrations", registrations),
+        "CREATE INDEX ON registrations (address_id, contact_id)",
+        "VACUUM ANALYZE contacts",
+        "VACUUM ANALYZE registrations",
+    ]
+    for step in track(steps, description="PostGIS: COPY, indexes, CLUSTER, ANALYZE"):
+        if isinstance(step, str):
+            conn.execute(step)
+            continue
+        table, frame = step
+        with conn.cursor().copy(f"COPY {table} FROM STDIN") as copy:
+            for start in range(0, len(frame), 500_000):
+                buf = io.StringIO()
+                frame.iloc[start : start + 500_000].to_csv(
+                    buf, sep="\t", header=False, index=False, float_format="%.17g"
+                )
+                copy.write(buf.getvalue())
 
 
-def time_index(index: AddressIndex, zones: list, label: str, repeat: int) -> tuple:
-    """Seconds for count and per-municipality counts, shape (repeat, zones)."""
-    t_count = np.empty((repeat, len(zones)))
-    t_group = np.empty((repeat, len(zones)))
-    for run in track(range(repeat), description=f"index {label} x{repeat}"):
-        for i, zone in enumerate(zones):
-            fresh = shapely.from_wkb(shapely.to_wkb(zone))  # unprepared, as a request brings it
-            t = time.perf_counter()
-            index.select(fresh).count  # noqa: B018 (timed)
-            t_count[run, i] = time.perf_counter() - t
-            fresh = shapely.from_wkb(shapely.to_wkb(zone))
-            t = time.perf_counter()
-            index.select(fresh).municipality_counts()
-            t_group[run, i] = time.perf_counter() - t
-    return t_count, t_group
+def postgis_figures(cur: psycopg.Cursor, query: str, wkb: bytes) -> object:
+    """Run one of the :data:`QUERIES` for a zone and shape its answer like the index's."""
+    cur.execute(QUERIES[query], (wkb,), prepare=True)
+    rows = cur.fetchall()
+    if query == "count":
+        return rows[0][0]
+    if query == "by municipality":
+        return dict(rows)
+    by_language = {language: n for language, n, *_ in rows}
+    channels = np.sum([r[2:] for r in rows], axis=0) if rows else np.zeros(3, int)
+    return {
+        "count": sum(by_language.values()),
+        "by_channel": dict(zip(("sms", "voice", "email"), map(int, channels), strict=True)),
+        "by_language": by_language,
+    }
 
 
-def exact_results(index: AddressIndex, zones: list) -> tuple[list, list]:
-    """Counts and per-municipality counts of the index, zone by zone."""
-    selections = [index.select(zone) for zone in zones]
-    return [s.count for s in selections], [s.municipality_counts() for s in selections]
+def index_figures(index: AddressIndex, people: ContactIndex, query: str, wkb: bytes):
+    """The indexes' answer to one of the :data:`QUERIES`, from the zone's WKB."""
+    selection = index.select(shapely.from_wkb(wkb))
+    if query == "count":
+        return selection.count
+    if query == "by municipality":
+        return selection.municipality_counts()
+    out = contacts_to_dict(people.at_addresses(selection), 1, 1, 0.055)
+    del out["cost_eur"]
+    return out
 
 
 def machine() -> str:
@@ -181,71 +162,121 @@ def machine() -> str:
     )
     with open("/proc/meminfo") as f:
         mem_gb = int(f.readline().split()[1]) / 1024**2
-    return f"{model}, {len(os.sched_getaffinity(0))} CPUs, {mem_gb:.0f} GB, Python {platform.python_version()}"
+    return (
+        f"{model}, {len(os.sched_getaffinity(0))} CPUs, {mem_gb:.0f} GB, "
+        f"Python {platform.python_version()}"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--data", type=Path, help="world directory (geoalert demo-data --out)")
-    source.add_argument("--synthetic", type=int, metavar="N", help="N synthetic addresses")
-    parser.add_argument("--repeat", type=int, default=5, help="index runs per zone")
+    parser.add_argument("--data", type=Path, required=True, help="world (geoalert demo-data)")
+    parser.add_argument("--rounds", type=int, default=3, help="timed rounds over all zones")
     args = parser.parse_args()
+    load_start = os.getloadavg()
 
     with console.status("reading the world"):
-        addresses, areas = (
-            world(args.data) if args.data else synthetic_world(args.synthetic, seed=0)
+        store = open_store(args.data)
+        frame = store.read_addresses()
+        addresses = pd.DataFrame(
+            {
+                "address_id": frame.address_id.to_numpy(),
+                "municipality": frame.municipality.to_numpy(object),
+                "lon": shapely.get_x(frame.geometry.values),
+                "lat": shapely.get_y(frame.geometry.values),
+            }
         )
+        areas, contacts = store.read_areas(), store.read_contacts()
     t = time.perf_counter()
     index = AddressIndex(
         addresses.address_id.to_numpy(),
         addresses.lon.to_numpy(),
         addresses.lat.to_numpy(),
-        addresses.municipality.to_numpy(dtype=object),
+        addresses.municipality.to_numpy(object),
     )
-    build_s = time.perf_counter() - t
+    build = {"address index": time.perf_counter() - t}
+    t = time.perf_counter()
+    people = ContactIndex.from_frames(contacts, index)
+    build["contact index"] = time.perf_counter() - t
     zones = {
-        level: list(areas.geometry[areas.level == level]) for level in ("municipality", "province")
+        level: [shapely.to_wkb(g) for g in areas.geometry[areas.level == level]]
+        for level in ("municipality", "province")
     }
 
-    table = Table(title=f"{len(index):,} addresses, index built in {build_s:.1f} s")
-    for column in ("zones", "query", "PostGIS p50", "p99", "index p50", "p99", "speedup p50"):
-        table.add_column(column, justify="right")
-    # speedup: median over zones of PostGIS time / index time (median of the index runs)
+    rng = np.random.default_rng(0)
+    rows = []
     with (
         tempfile.TemporaryDirectory() as tmp,
         running_postgis(tmp) as url,
         psycopg.connect(url.replace("postgresql+psycopg", "postgresql"), autocommit=True) as conn,
     ):
-        load_postgis(conn, addresses)
-        for level, level_zones in zones.items():
-            time_postgis(conn, level_zones[: min(20, len(level_zones))], f"{level} warm-up")
-            pg_count, pg_group, pg_counts, pg_groups = time_postgis(conn, level_zones, level)
-            counts, groups = exact_results(index, level_zones)
-            wrong = [
-                i
-                for i in range(len(counts))
-                if (counts[i], groups[i]) != (pg_counts[i], pg_groups[i])
-            ]
-            if wrong:
-                raise SystemExit(f"{len(wrong)} {level} zones differ from PostGIS: {wrong[:10]}")
-            ix_count, ix_group = time_index(index, level_zones, level, args.repeat)
-            for query, pg, ix in (
-                ("count", pg_count, ix_count),
-                ("by municipality", pg_group, ix_group),
-            ):
-                table.add_row(
-                    f"{len(level_zones)} {level}",
-                    query,
-                    f"{np.median(pg) * 1e3:.1f} ms",
-                    f"{np.percentile(pg, 99) * 1e3:.1f} ms",
-                    f"{np.median(ix) * 1e3:.2f} ms",
-                    f"{np.percentile(ix, 99) * 1e3:.2f} ms",
-                    f"{np.median(pg / np.median(ix, axis=0)):.0f}x",
+        load_postgis(conn, addresses, contacts)
+        conn.execute("SET plan_cache_mode = force_custom_plan")
+        version = conn.execute("SELECT postgis_full_version()").fetchone()[0].split('"')[1]
+        cur = conn.cursor()
+        for level, wkbs in zones.items():
+            for name in QUERIES:
+                for i, wkb in enumerate(track(wkbs, description=f"{level} {name}: check")):
+                    expected = postgis_figures(cur, name, wkb)
+                    if index_figures(index, people, name, wkb) != expected:
+                        raise SystemExit(f"{level} zone {i}: {name} differs from PostGIS")
+            times = {
+                (side, name): np.empty((args.rounds, len(wkbs)))
+                for side in ("pg", "ix")
+                for name in QUERIES
+            }
+            for r in track(range(args.rounds), description=f"{level}: {args.rounds} rounds"):
+                for i in rng.permutation(len(wkbs)):
+                    for name in QUERIES:
+                        t = time.perf_counter()
+                        postgis_figures(cur, name, wkbs[i])
+                        times["pg", name][r, i] = time.perf_counter() - t
+                        t = time.perf_counter()
+                        index_figures(index, people, name, wkbs[i])
+                        times["ix", name][r, i] = time.perf_counter() - t
+            for name in QUERIES:
+                pg, ix = times["pg", name] * 1e3, times["ix", name] * 1e3
+                speedup = np.median(pg, axis=0) / np.median(ix, axis=0)
+                rows.append(
+                    (
+                        f"{len(wkbs)} {level}",
+                        name,
+                        f"{np.median(pg):.1f}",
+                        f"{np.percentile(pg, 99):.1f}",
+                        f"{np.median(ix):.3f}",
+                        f"{np.percentile(ix, 99):.3f}",
+                        f"{np.median(speedup):.0f}x",
+                        f"{speedup.min():.0f}x",
+                    )
                 )
+
+    header = (
+        "zones",
+        "query",
+        "PostGIS p50 ms",
+        "p99 ms",
+        "index p50 ms",
+        "p99 ms",
+        "speedup (median zone)",
+        "slowest zone",
+    )
+    table = Table(
+        title=f"{len(index):,} addresses; index built in "
+        + ", ".join(f"{k} {v:.1f} s" for k, v in build.items())
+    )
+    for column in header:
+        table.add_column(column, justify="right")
+    for row in rows:
+        table.add_row(*row)
     console.print(table)
+    console.print("| " + " | ".join(header) + " |\n|" + "---|" * len(header))
+    for row in rows:
+        console.print("| " + " | ".join(row) + " |")
+    load_end = os.getloadavg()
     console.print(
-        f"{machine()}; {datetime.date.today().isoformat()}; exact: all zones equal PostGIS"
+        f"{machine()}; PostGIS {version}; {datetime.date.today().isoformat()}; load average "
+        f"{load_start[0]:.1f} at start, {load_end[0]:.1f} at end; every figure of every zone "
+        f"equal to PostGIS; {Counter(areas.level)}"
     )
 
 

@@ -15,14 +15,19 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import cached_property
 
 import numpy as np
 import pandas as pd
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-__all__ = ["AddressIndex", "AddressSelection", "addresses_to_dict", "ranges_to_positions"]
+__all__ = [
+    "AddressIndex",
+    "AddressSelection",
+    "addresses_to_dict",
+    "ranges_to_positions",
+    "sorted_unique",
+]
 
 #: Quadtree depth: 2**24 cells per axis (about 2 cm across Belgium).
 DEPTH = 24
@@ -69,6 +74,12 @@ def _morton(ix, iy):
 
 #: Morton bits of the cell columns (rows: shifted by one) at levels up to ``_TABLE_LEVEL``.
 _SPREAD = _spread_bits(np.arange(1 << _TABLE_LEVEL, dtype=np.int64))
+
+
+def sorted_unique(values: np.ndarray) -> np.ndarray:
+    """Sorted distinct values (like ``np.unique``, whose hashing is far slower on int64)."""
+    values = np.sort(values)
+    return values[np.concatenate(([True], values[1:] != values[:-1]))] if len(values) else values
 
 
 def ranges_to_positions(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
@@ -182,7 +193,9 @@ class AddressIndex:
         codes, municipalities = pd.factorize(pd.Series(municipality, dtype=object), sort=True)
         if (codes < 0).any():
             raise ValueError(f"{int((codes < 0).sum())} addresses have no municipality code")
-        if n and len(np.unique(address_id)) != n:
+        by_id = np.argsort(address_id)
+        self._sorted_ids = address_id[by_id]
+        if np.any(np.diff(self._sorted_ids) == 0):
             raise ValueError("address_id values are not unique")
 
         self.leaf_size = int(leaf_size)
@@ -196,6 +209,9 @@ class AddressIndex:
         keys = _morton(self._cell(lon, self.x0, self.width), self._cell(lat, self.y0, self.height))
         order = np.argsort(keys, kind="stable")
         self.keys = keys[order].astype(np.int64)  # codes use 2 * DEPTH < 63 bits
+        position = np.empty(n, dtype=np.int64)
+        position[order] = np.arange(n)
+        self._id_position = position[by_id]  # position of the i-th smallest id
         self.address_id = address_id[order]
         self.lon = lon[order]
         self.lat = lat[order]
@@ -288,18 +304,13 @@ class AddressIndex:
     def __len__(self) -> int:
         return len(self.address_id)
 
-    @cached_property
-    def _id_order(self) -> np.ndarray:
-        return np.argsort(self.address_id, kind="stable")
-
     def positions_of(self, address_id: np.ndarray) -> np.ndarray:
         """Positions of the given address ids (int64); -1 where an id is unknown."""
         address_id = np.asarray(address_id, dtype=np.int64)
-        sorted_ids = self.address_id[self._id_order]
-        at = np.searchsorted(sorted_ids, address_id)
-        at_clipped = np.minimum(at, max(len(self) - 1, 0))
-        found = (at < len(self)) & (sorted_ids[at_clipped] == address_id) if len(self) else at < 0
-        return np.where(found, self._id_order[at_clipped], -1)
+        if not len(self):
+            return np.full(len(address_id), -1, dtype=np.int64)
+        at = np.minimum(np.searchsorted(self._sorted_ids, address_id), len(self) - 1)
+        return np.where(self._sorted_ids[at] == address_id, self._id_position[at], -1)
 
     def _cell_span(self, level: int, xmin: float, ymin: float, xmax: float, ymax: float):
         """First and last cell column and row at ``level`` that meet a bounding box."""
@@ -336,7 +347,7 @@ class AddressIndex:
         x_first, x_last, y_first, y_last = self._cell_span(level, xmin, ymin, xmax, ymax)
         code = (_SPREAD[x_first : x_last + 1, None] | (_SPREAD[y_first : y_last + 1] << 1)).ravel()
         nodes = self._cell_node[_TABLE_OFFSET[level] + code]
-        return np.unique(nodes[nodes >= 0])
+        return sorted_unique(nodes[nodes >= 0])
 
     def select(self, zone: BaseGeometry) -> AddressSelection:
         """The addresses covered by ``zone`` (EPSG:4326), boundary points included.

@@ -18,7 +18,12 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from geodata.address_index import AddressIndex, AddressSelection, ranges_to_positions
+from geodata.address_index import (
+    AddressIndex,
+    AddressSelection,
+    ranges_to_positions,
+    sorted_unique,
+)
 from geodata.stores.groups import Group, UnknownGroup
 
 __all__ = ["CHANNELS", "ContactIndex", "ContactSelection", "contacts_to_dict"]
@@ -107,7 +112,7 @@ class ContactIndex:
                 "among the addresses"
             )
         # The same address registered twice by one person (home and work) counts once.
-        pairs = np.unique(row * (len(addresses) + 1) + position)
+        pairs = sorted_unique(row * (len(addresses) + 1) + position)
         return cls(
             contacts["contact_id"].to_numpy(),
             reachable,
@@ -134,7 +139,7 @@ class ContactIndex:
         ValueError
             Some ids are not registered contacts (how many, not which).
         """
-        contact_id = np.unique(np.asarray(contact_id, dtype=np.int64))
+        contact_id = sorted_unique(np.asarray(contact_id, dtype=np.int64))
         at = np.searchsorted(self.contact_id, contact_id)
         known = at < len(self.contact_id)
         known[known] = self.contact_id[at[known]] == contact_id[known]
@@ -166,7 +171,7 @@ class ContactIndex:
     def _unique(self, rows: np.ndarray) -> np.ndarray:
         """Sorted unique ``rows``: by sorting when few, by marking when many (faster then)."""
         if len(rows) * 16 < len(self):
-            return np.unique(rows)
+            return sorted_unique(rows)
         marked = np.zeros(len(self), dtype=bool)
         marked[rows] = True
         return np.flatnonzero(marked)
