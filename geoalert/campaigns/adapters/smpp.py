@@ -70,13 +70,20 @@ class SmppOptions(AdapterOptions):
     window: int = Field(100, ge=1, description="Most submit_sm awaiting their response.")
 
 
-class _KeyedSubmitSM(smpplib.command.SubmitSM):
-    """``submit_sm`` with the idempotency key appended as a vendor-specific TLV."""
+class _Submits:
+    """Several ``submit_sm`` PDUs written at once through the client's :meth:`send_pdu`."""
 
-    key: bytes = b""
+    command = "submit_sm"
 
-    def generate_params(self) -> bytes:
-        return super().generate_params() + struct.pack(">HH", KEY_TAG, len(self.key)) + self.key
+    def __init__(self, data: bytes):
+        self.data = data
+
+    def generate(self) -> bytes:
+        return self.data
+
+
+def _cstring(value: str) -> bytes:
+    return value.encode("latin-1") + b"\0"
 
 
 def parse_receipt(text: bytes) -> tuple[str, str] | None:
@@ -157,38 +164,50 @@ class SmppAdapter(Adapter):
                 self._client.disconnect()
             self._client = None
 
-    def _encode(self, content) -> tuple[int, bytes, bool]:
-        """Data coding, octets and whether they fit ``short_message``, per content."""
+    def _encode(self, content) -> tuple[bytes, bytes]:
+        """The fixed parts of a submit_sm body around the destination, per content: fields
+        before it, and the fields after it up to the optional parameters, text included.
+
+        Encoded once per content with :mod:`struct` (SMPP 3.4 section 4.4.1): the generic
+        per-field encoder of the client costs far more than the network per message."""
         found = self._encoded.get(id(content))
         if found is None:
+            o = self.options
             if content.encoding == "gsm7":
                 octets, coding = bytes(text_to_septets(content.text)), 0
             else:
                 octets, coding = text_to_ucs2(content.text), 8
-            found = (coding, octets, content.units == 1 and len(octets) <= 254)
+            head = (
+                b"\0"  # service_type
+                + struct.pack(">BB", smpplib.consts.SMPP_TON_ALNUM, smpplib.consts.SMPP_NPI_UNK)
+                + _cstring(o.source_addr)
+                + struct.pack(">BB", smpplib.consts.SMPP_TON_INTL, smpplib.consts.SMPP_NPI_ISDN)
+            )
+            fields = struct.pack(">BBB", 0, 0, 0) + b"\0\0"  # esm, protocol, priority, times
+            fields += struct.pack(
+                ">BBBB", smpplib.consts.SMPP_SMSC_DELIVERY_RECEIPT_BOTH, 0, coding, 0
+            )
+            if content.units == 1 and len(octets) <= 254:
+                tail = fields + struct.pack(">B", len(octets)) + octets
+            else:  # the SMSC splits a long text sent as message_payload
+                tail = fields + b"\0" + struct.pack(">HH", 0x0424, len(octets)) + octets
+            found = (head, tail)
             self._encoded[id(content)] = found
         return found
 
-    def _submit(self, client: smpplib.client.Client, batch: Batch, i: int) -> int:
-        coding, octets, short = self._encode(batch.contents[batch.languages[i]])
-        o = self.options
-        pdu = _KeyedSubmitSM(
-            "submit_sm",
-            client=client,
-            source_addr_ton=smpplib.consts.SMPP_TON_ALNUM,
-            source_addr_npi=smpplib.consts.SMPP_NPI_UNK,
-            source_addr=o.source_addr,
-            dest_addr_ton=smpplib.consts.SMPP_TON_INTL,
-            dest_addr_npi=smpplib.consts.SMPP_NPI_ISDN,
-            destination_addr=batch.addresses[i].lstrip("+"),
-            registered_delivery=smpplib.consts.SMPP_SMSC_DELIVERY_RECEIPT_BOTH,
-            data_coding=coding,
-            short_message=octets if short else None,
-            message_payload=None if short else octets,
+    def _submit(self, client: smpplib.client.Client, batch: Batch, i: int) -> tuple[int, bytes]:
+        """Sequence number and bytes of message ``i``'s submit_sm."""
+        head, tail = self._encode(batch.contents[batch.languages[i]])
+        key = batch.keys[i].encode()
+        body = (
+            head
+            + _cstring(batch.addresses[i].lstrip("+"))
+            + tail
+            + struct.pack(">HH", KEY_TAG, len(key))
+            + key
         )
-        pdu.key = batch.keys[i].encode()
-        client.send_pdu(pdu)
-        return pdu.sequence
+        seq = client.next_sequence()
+        return seq, struct.pack(">LLLL", 16 + len(body), 0x00000004, 0, seq) + body
 
     def _send(self, batch: Batch) -> Result:
         status: list[str | None] = [None] * len(batch)
@@ -203,9 +222,14 @@ class SmppAdapter(Adapter):
             nxt = 0
             try:
                 while nxt < len(batch) or pending:
+                    window = []
                     while nxt < len(batch) and len(pending) < self.options.window:
-                        pending[self._submit(client, batch, nxt)] = nxt
+                        seq, data = self._submit(client, batch, nxt)
+                        pending[seq] = nxt
+                        window.append(data)
                         nxt += 1
+                    if window:
+                        client.send_pdu(_Submits(b"".join(window)))
                     pdu = client.read_pdu()
                     if pdu.command == "submit_sm_resp":
                         i = pending.pop(pdu.sequence, None)
