@@ -113,6 +113,8 @@ class Engine:
         store = open_store(data_dir, db, metric_crs=settings.metric_crs)
         areas = store.read_areas()
         names = _known(include, "include") if include is not None else list(PARTS)
+        # Parts a loaded part requires are loaded too (``contacts`` needs ``addresses``).
+        names = list(dict.fromkeys(r for n in names for r in (*load_part(n).requires, n)))
         indexes = {name: load_part(name).load(store, settings) for name in names}
         return cls(
             store,
