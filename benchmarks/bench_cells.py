@@ -43,7 +43,7 @@ import geoalert
 from geoalert.testing.postgis import running_postgis
 from geoalert.zones import to_geojson
 
-console = Console(width=180)
+console = Console(width=220)
 SQL = "SELECT cell_id FROM cells WHERE ST_Intersects(geom, ST_GeomFromGeoJSON(%s))"
 
 
@@ -89,10 +89,9 @@ def percentiles(seconds: list[float]) -> tuple[float, float, float]:
     return float(p[0]), float(p[1]), float(p[2])
 
 
-def backend_cpu(conn: psycopg.Connection) -> float:
-    """CPU seconds (user + system) the server process of ``conn`` has used so far."""
-    fields = Path(f"/proc/{conn.info.backend_pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def cpu_clock(pid: int) -> int:
+    """Id of the CPU-time clock of process ``pid`` (Linux ``clock_getcpuclockid``)."""
+    return ((~pid) << 3) | 2
 
 
 def bench(engine, conn, zones: list[tuple[str, str]], rounds: int, seed: int = 0) -> dict:
@@ -101,13 +100,13 @@ def bench(engine, conn, zones: list[tuple[str, str]], rounds: int, seed: int = 0
     Each round runs every zone on one side, then every zone on the other (which side goes
     first alternates), in a fresh shuffled order: each side is timed in its own steady
     state rather than evicting the other's caches between two calls. Besides wall-clock
-    percentiles, the mean CPU time per zone of each side is kept (for PostGIS: its server
-    process plus the client's call), far less disturbed by other processes on a shared
-    machine than wall-clock time.
+    time, the CPU time of each call is kept (for PostGIS: its server process plus the
+    client's call), far less disturbed by other processes on a shared machine.
     """
     rng = np.random.default_rng(seed)
     wall = {"engine": [], "postgis": []}
-    cpu = {"engine": 0.0, "postgis": 0.0}
+    cpu = {"engine": [], "postgis": []}
+    server = cpu_clock(conn.info.backend_pid)
 
     def postgis(text: str) -> list[str]:
         return [row[0] for row in conn.execute(SQL, (text,), prepare=True).fetchall()]
@@ -119,14 +118,16 @@ def bench(engine, conn, zones: list[tuple[str, str]], rounds: int, seed: int = 0
     for round_ in range(rounds):
         order = rng.permutation(len(zones))
         for side in ("engine", "postgis") if round_ % 2 else ("postgis", "engine"):
-            run, server = sides[side], backend_cpu(conn)
+            run = sides[side]
             for i in track(order, description=f"round {round_ + 1}/{rounds} {side}"):
+                server_start = time.clock_gettime(server)
                 start, cpu_start = time.perf_counter(), time.thread_time()
                 run(zones[i][1])
                 wall[side].append(time.perf_counter() - start)
-                cpu[side] += time.thread_time() - cpu_start
-            if side == "postgis":
-                cpu[side] += backend_cpu(conn) - server
+                used = time.thread_time() - cpu_start
+                if side == "postgis":
+                    used += time.clock_gettime(server) - server_start
+                cpu[side].append(used)
     counts, dicts = [], []
     for code, text in zones:
         ids = ours(text)
@@ -136,14 +137,13 @@ def bench(engine, conn, zones: list[tuple[str, str]], rounds: int, seed: int = 0
         start = time.perf_counter()
         engine.resolve(text, include=["cells"]).to_dict()
         dicts.append(time.perf_counter() - start)
-    calls = rounds * len(zones)
     return {
         "zones": len(zones),
         "cells": float(np.median(counts)),
         "engine": percentiles(wall["engine"]),
         "postgis": percentiles(wall["postgis"]),
-        "cpu_engine": cpu["engine"] / calls * 1e3,
-        "cpu_postgis": cpu["postgis"] / calls * 1e3,
+        "cpu_engine": percentiles(cpu["engine"]),
+        "cpu_postgis": percentiles(cpu["postgis"]),
         "to_dict": percentiles(dicts),
     }
 
@@ -189,8 +189,9 @@ def main() -> None:
         "engine p50/p90/p99 ms",
         "PostGIS p50/p90/p99 ms",
         "speed-up (p50)",
-        "mean CPU ms engine/PostGIS",
-        "CPU speed-up",
+        "engine CPU p50/p90/p99 ms",
+        "PostGIS CPU p50/p90/p99 ms",
+        "CPU speed-up (p50)",
         "to_dict p50/p99 ms",
     ):
         table.add_column(column)
@@ -201,8 +202,9 @@ def main() -> None:
             "/".join(f"{v:.3f}" for v in r["engine"]),
             "/".join(f"{v:.3f}" for v in r["postgis"]),
             f"{r['postgis'][0] / r['engine'][0]:.1f}x",
-            f"{r['cpu_engine']:.3f}/{r['cpu_postgis']:.3f}",
-            f"{r['cpu_postgis'] / r['cpu_engine']:.1f}x",
+            "/".join(f"{v:.3f}" for v in r["cpu_engine"]),
+            "/".join(f"{v:.3f}" for v in r["cpu_postgis"]),
+            f"{r['cpu_postgis'][0] / r['cpu_engine'][0]:.1f}x",
             f"{r['to_dict'][0]:.2f}/{r['to_dict'][2]:.2f}",
         )
     console.print(table)
