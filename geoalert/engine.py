@@ -130,6 +130,19 @@ class Engine:
         cells = self.indexes.get("cells")
         return cells.operator_names if cells is not None else {}
 
+    @property
+    def times(self) -> pd.DatetimeIndex:
+        """Starts of the time buckets of the presence data (tz-aware), for ``at``.
+
+        Raises
+        ------
+        ValueError
+            The engine was opened without the ``population`` part.
+        """
+        if "population" not in self.indexes:
+            raise ValueError("no time buckets: the engine was opened without 'population'")
+        return self.indexes["population"].times
+
     def zone(self, value: object) -> Zone:
         """Parse and check a zone against this world (area codes, extent)."""
         if isinstance(value, Zone):

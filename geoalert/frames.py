@@ -224,8 +224,7 @@ def population_frame(
     geoalert.population.index.AtError
         A time in no bucket of the presence data.
     """
-    buckets = engine.indexes["population"].times
-    times = list(buckets if times is None else times)
+    times = list(engine.times if times is None else times)
     rows = []
     for label, zone in zones.items():
         parsed = _zone(engine, label, zone)
@@ -234,7 +233,7 @@ def population_frame(
             rows.append(
                 {
                     "zone": label,
-                    "at": pd.Timestamp(found["at"]).tz_convert(buckets.tz),
+                    "at": pd.Timestamp(found["at"]).tz_convert(engine.times.tz),
                     "estimate": np.nan if found["estimate"] is None else found["estimate"],
                     "low": found["low"],
                     "high": found["high"],

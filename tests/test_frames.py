@@ -170,7 +170,7 @@ def test_reach_frame_names_the_bad_zone(engine):
 def test_population_frame_is_the_published_estimate_per_zone_and_bucket(engine):
     zones = {"centre": GRAND_PLACE, "forest": FOREST}
     frame = engine.population_frame(zones)
-    times = engine.indexes["population"].times
+    times = engine.times
     assert list(frame["zone"]) == [z for z in zones for _ in times]
     assert list(frame["at"]) == list(times) * len(zones)
     for row in frame.itertuples():
@@ -194,3 +194,10 @@ def test_population_frame_is_the_published_estimate_per_zone_and_bucket(engine):
     assert list(one["at"]) == [times[2]]
     with pytest.raises(AtError):
         engine.population_frame({"centre": GRAND_PLACE}, times=["2024-03-13T12:00:00+01:00"])
+
+
+def test_times_need_the_population_part(sample_world, engine):
+    assert len(engine.times) == 4 and engine.times.tz is not None
+    cells_only = geoalert.Engine.open(sample_world, include=["cells"])
+    with pytest.raises(ValueError, match="without 'population'"):
+        _ = cells_only.times
