@@ -16,10 +16,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numba as nb
 import numpy as np
 import pandas as pd
 import shapely
 from shapely.geometry.base import BaseGeometry
+
+# The project's exact-or-undecided orientation tests and flat zone rings.
+from cells.predicates import _orient, _segments_cross, flat_rings
 
 __all__ = [
     "AddressIndex",
@@ -42,9 +46,9 @@ _START_SPLITS = 3
 #: Deepest level with a table from cells to nodes (4**10 cells of about 270 m in Belgium).
 _TABLE_LEVEL = 10
 _TABLE_OFFSET = [(4**level - 1) // 3 for level in range(_TABLE_LEVEL + 1)]
-#: Zone boundaries with more vertices than this are prepared (indexed) for box tests;
-#: smaller ones are faster to test as they are.
-_PREPARE_VERTICES = 64
+#: A point test that cannot tell (the point too close to the boundary to call).
+UNDECIDED = np.int8(-1)
+_JIT = {"cache": True, "nogil": True, "fastmath": False, "error_model": "numpy"}
 # A node's four children, in Morton order, from its row (column, row, code, first, end):
 # column 2x + dx, row 2y + dy, code 4c + (dx + 2 dy), first and end set by the caller.
 _CHILD_SCALE = np.array([2, 2, 4, 1, 1], dtype=np.int64)
@@ -227,10 +231,9 @@ class AddressIndex:
     def _build_tree(self) -> None:
         """Split nodes with more than ``leaf_size`` addresses, level by level.
 
-        Node ``i`` holds positions ``[node_lo[i], node_hi[i])`` and has ``node_box[i]``,
-        its box widened by ``_EPS_DEG``, and centre ``(node_cx[i], node_cy[i])``.
-        ``node_next[i]`` lists (-1 for none) the nodes two levels down, or a child itself
-        when that child is a leaf: the search goes down two levels per step.
+        Node ``i`` holds positions ``[node_lo[i], node_hi[i])``, has children
+        ``node_child[i]`` (-1 for none), box ``node_box[i]`` (xmin, ymin, xmax, ymax, widened
+        by ``_EPS_DEG``) and centre ``(node_cx[i], node_cy[i])``.
         """
         # Rows (column, row, Morton code, first position, end position) per level.
         nodes = np.array([[0, 0, 0, 0, len(self)]], dtype=np.int64)
@@ -253,18 +256,12 @@ class AddressIndex:
 
         nodes, level = np.concatenate(per_level), np.concatenate(levels)
         self.node_lo, self.node_hi = nodes[:, 3], nodes[:, 4]
-        node_child = np.concatenate(child_of)
-        self.node_split = node_child.max(axis=1) >= 0
-        child = node_child.clip(min=0)
-        self.node_next = np.where(
-            (self.node_split[child] & (node_child >= 0))[:, :, None],
-            node_child[child],
-            np.where(np.arange(4) == 0, node_child[:, :, None], -1),
-        ).reshape(-1, 16)
+        self.node_child = np.concatenate(child_of)
+        self.node_split = self.node_child.max(axis=1) >= 0
         size_x, size_y = np.ldexp(self.width, -level), np.ldexp(self.height, -level)
         x_lo, y_lo = self.x0 + nodes[:, 0] * size_x, self.y0 + nodes[:, 1] * size_y
-        self.node_box = shapely.box(
-            x_lo - _EPS_DEG, y_lo - _EPS_DEG, x_lo + size_x + _EPS_DEG, y_lo + size_y + _EPS_DEG
+        self.node_box = np.column_stack(
+            (x_lo - _EPS_DEG, y_lo - _EPS_DEG, x_lo + size_x + _EPS_DEG, y_lo + size_y + _EPS_DEG)
         )
         self.node_cx, self.node_cy = x_lo + size_x / 2, y_lo + size_y / 2
         # cell_node[_TABLE_OFFSET[l] + code]: the deepest node of level <= l holding cell
@@ -367,29 +364,165 @@ class AddressIndex:
         if zone is None or zone.is_empty or len(self) == 0:
             return AddressSelection(self, empty, empty, empty)
         shapely.prepare(zone)
-        boundary = zone.boundary
-        if shapely.get_num_coordinates(boundary) > _PREPARE_VERTICES:
-            shapely.prepare(boundary)
-        nodes = self._start_nodes(*zone.bounds)
-
-        calm, leaves = [], []
-        while len(nodes):
-            crossed = shapely.intersects(self.node_box[nodes], boundary)
-            # A widened box that the boundary does not cross lies wholly inside or
-            # wholly outside the zone: its centre tells which (tested once, below).
-            calm.append(nodes[~crossed])
-            nodes = nodes[crossed]
-            split = self.node_split[nodes]
-            leaves.append(nodes[~split])
-            nodes = self.node_next[nodes[split]].ravel()
-            nodes = nodes[nodes >= 0]
-
-        calm = np.concatenate(calm)
-        calm = calm[shapely.intersects_xy(zone, self.node_cx[calm], self.node_cy[calm])]
-        leaves = np.concatenate(leaves)
-        candidates = ranges_to_positions(self.node_lo[leaves], self.node_hi[leaves])
-        points = candidates[shapely.intersects_xy(zone, self.lon[candidates], self.lat[candidates])]
+        x, y, ring_start = flat_rings(zone)
+        last = np.zeros(len(x), dtype=bool)
+        last[ring_start[1:] - 1] = True
+        segments = np.flatnonzero(~last)  # a segment is named by its first vertex
+        calm, leaves, leaf_first, leaf_segments = _descend(
+            self._start_nodes(*zone.bounds), segments, x, y, self.node_child, self.node_box
+        )
+        # Centres of calm nodes and of leaves: exactly, once each (GEOS).
+        centres = np.concatenate((calm, leaves))
+        inside = shapely.intersects_xy(zone, self.node_cx[centres], self.node_cy[centres])
+        positions, status = _leaf_points(
+            leaves,
+            leaf_first,
+            leaf_segments,
+            inside[len(calm) :],
+            self.node_lo,
+            self.node_hi,
+            self.node_cx,
+            self.node_cy,
+            self.lon,
+            self.lat,
+            x,
+            y,
+        )
+        undecided = positions[status == UNDECIDED]
+        points = np.concatenate(
+            (
+                positions[status == 1],
+                undecided[shapely.intersects_xy(zone, self.lon[undecided], self.lat[undecided])],
+            )
+        )
+        calm = calm[inside[: len(calm)]]
         return AddressSelection(self, self.node_lo[calm], self.node_hi[calm], points)
+
+
+@nb.njit(inline="always", **_JIT)
+def _may_meet(box, ax, ay, bx, by) -> bool:
+    """Whether segment a-b may meet the closed box: False only when certainly not."""
+    x0, y0, x1, y1 = box[0], box[1], box[2], box[3]
+    if max(ax, bx) < x0 or min(ax, bx) > x1 or max(ay, by) < y0 or min(ay, by) > y1:
+        return False
+    side = _orient(ax, ay, bx, by, x0, y0)
+    return (
+        side == 0
+        or _orient(ax, ay, bx, by, x1, y0) != side
+        or _orient(ax, ay, bx, by, x1, y1) != side
+        or _orient(ax, ay, bx, by, x0, y1) != side
+    )
+
+
+@nb.njit(**_JIT)
+def _grown(a: np.ndarray, size: int) -> np.ndarray:
+    """``a`` itself when it holds ``size`` items, else a copy twice as large."""
+    if size <= len(a):
+        return a
+    b = np.empty(max(2 * len(a), size), dtype=a.dtype)
+    b[: len(a)] = a
+    return b
+
+
+@nb.njit(**_JIT)
+def _descend(start, segments, x, y, child, box):
+    """Walk the quadtree from ``start`` down along the zone's boundary.
+
+    Each node is tested against the segments that may meet its parent: a node no segment
+    may meet is calm (wholly inside or outside); a leaf that some may meet keeps their list.
+
+    Returns
+    -------
+    calm : ndarray of int64
+    leaves : ndarray of int64
+    leaf_first, leaf_segments : ndarray of int64
+        Leaf ``i``'s segments are ``leaf_segments[leaf_first[i]:leaf_first[i + 1]]``.
+    """
+    pool = np.empty(max(64, 2 * len(segments)), dtype=np.int64)
+    pool[: len(segments)] = segments
+    used = len(segments)
+    stack = np.empty(max(192, 12 * len(start)), dtype=np.int64)  # (node, first, count)...
+    depth = 0
+    for node in start:
+        stack[depth : depth + 3] = (node, 0, len(segments))
+        depth += 3
+    calm = np.empty(64, dtype=np.int64)
+    leaves = np.empty(64, dtype=np.int64)
+    leaf_first = np.zeros(65, dtype=np.int64)
+    leaf_segments = np.empty(64, dtype=np.int64)
+    n_calm = n_leaves = n_leaf_segments = 0
+    while depth:
+        depth -= 3
+        node, first, count = stack[depth], stack[depth + 1], stack[depth + 2]
+        begin = used
+        for j in range(first, first + count):
+            k = pool[j]
+            if _may_meet(box[node], x[k], y[k], x[k + 1], y[k + 1]):
+                pool = _grown(pool, used + 1)
+                pool[used] = k
+                used += 1
+        met = used - begin
+        if met == 0:
+            calm = _grown(calm, n_calm + 1)
+            calm[n_calm] = node
+            n_calm += 1
+        elif child[node].max() >= 0:
+            stack = _grown(stack, depth + 12)
+            for c in child[node]:
+                if c >= 0:
+                    stack[depth : depth + 3] = (c, begin, met)
+                    depth += 3
+        else:
+            leaves = _grown(leaves, n_leaves + 1)
+            leaves[n_leaves] = node
+            leaf_segments = _grown(leaf_segments, n_leaf_segments + met)
+            leaf_segments[n_leaf_segments : n_leaf_segments + met] = pool[begin:used]
+            n_leaf_segments += met
+            n_leaves += 1
+            leaf_first = _grown(leaf_first, n_leaves + 1)
+            leaf_first[n_leaves] = n_leaf_segments
+    return (
+        calm[:n_calm],
+        leaves[:n_leaves],
+        leaf_first[: n_leaves + 1],
+        leaf_segments[:n_leaf_segments],
+    )
+
+
+@nb.njit(**_JIT)
+def _leaf_points(leaves, leaf_first, leaf_segments, centre_inside, lo, hi, cx, cy, lon, lat, x, y):
+    """Whether each address of the leaves is covered: 1, 0, or ``UNDECIDED``.
+
+    A point has the status of its leaf's centre, flipped by each boundary segment that
+    crosses the path from the centre to it: every segment that may meet the leaf is listed,
+    and the path stays in the leaf. Touching or near-collinear cases are left undecided.
+    """
+    total = 0
+    for leaf in leaves:
+        total += hi[leaf] - lo[leaf]
+    positions = np.empty(total, dtype=np.int64)
+    status = np.empty(total, dtype=np.int8)
+    w = 0
+    for i in range(len(leaves)):
+        leaf = leaves[i]
+        ox, oy = cx[leaf], cy[leaf]
+        clear = True  # the centre is off every segment's line
+        for j in range(leaf_first[i], leaf_first[i + 1]):
+            k = leaf_segments[j]
+            if _orient(x[k], y[k], x[k + 1], y[k + 1], ox, oy) == 0:
+                clear = False
+        for p in range(lo[leaf], hi[leaf]):
+            positions[w] = p
+            state = np.int8(centre_inside[i]) if clear else UNDECIDED
+            for j in range(leaf_first[i], leaf_first[i + 1]):
+                if state == UNDECIDED:
+                    break
+                k = leaf_segments[j]
+                crossed = _segments_cross(ox, oy, lon[p], lat[p], x[k], y[k], x[k + 1], y[k + 1])
+                state = UNDECIDED if crossed == -1 else state ^ crossed
+            status[w] = state
+            w += 1
+    return positions, status
 
 
 def _children(nodes: np.ndarray, keys: np.ndarray, level: int) -> np.ndarray:
