@@ -98,7 +98,17 @@ class PresentPopulation:
             secret=secret.encode() if secret else None,
             level=settings.population_interval_level,
             operator_names=dict(zip(cells["operator"], cells["operator_name"], strict=True)),
-        )
+        ).warm()
+
+    def warm(self) -> PresentPopulation:
+        """Build now, rather than at the first question, the per-bucket densities of the
+        default and reference methods and the noise of every bucket."""
+        index = self._index
+        for method in (index.method, index.reference):
+            index.prefix(method)
+        for t in index.times:
+            self._noise.prefix(t.isoformat())
+        return self
 
     @property
     def times(self):
