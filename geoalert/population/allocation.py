@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 from abc import ABC, abstractmethod
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import pyproj
@@ -50,11 +50,14 @@ class CellPlan:
         Site position in metres (grid CRS).
     azimuth, range_m : float64 arrays, shape (n_cells,)
         Antenna azimuth (degrees from north, NaN for omni) and nominal range (metres).
-    pair_cell, pair_tile : int64 arrays, shape (p,)
+    pair_cell, pair_tile : int32 arrays, shape (p,)
         Every (cell, tile) with the tile's centre in the cell's coverage; a cell smaller than
         a tile gets the tile holding a point of its coverage.
     addresses : float64 array, shape (n_tiles,)
         Number of addresses per tile.
+    allocations : dict
+        Allocations already computed on this plan, by estimator id (see
+        :meth:`Estimator.allocation`); :meth:`forget` empties it.
     """
 
     grid: Grid
@@ -67,10 +70,15 @@ class CellPlan:
     pair_cell: np.ndarray
     pair_tile: np.ndarray
     addresses: np.ndarray
+    allocations: dict = field(default_factory=dict, repr=False)
 
     @property
     def n_cells(self) -> int:
         return len(self.operator)
+
+    def forget(self) -> None:
+        """Drop the allocations kept on this plan (they take memory for every pair)."""
+        self.allocations.clear()
 
     @classmethod
     def build(
@@ -118,7 +126,7 @@ class CellPlan:
             pair_cell = np.concatenate((pair_cell, missing))
             pair_tile = np.concatenate((pair_tile, grid.tile_of(xy[:, 0], xy[:, 1])))
         order = np.lexsort((pair_tile, pair_cell))
-        pair_cell, pair_tile = pair_cell[order], pair_tile[order]
+        pair_cell, pair_tile = pair_cell[order].astype(np.int32), pair_tile[order].astype(np.int32)
 
         operators, operator = np.unique(cells["operator"].to_numpy(dtype=str), return_inverse=True)
         sx, sy = to_metric.transform(cells["site_lon"].to_numpy(), cells["site_lat"].to_numpy())
@@ -155,7 +163,7 @@ class Allocation:
 
     Attributes
     ----------
-    cell, tile : int64 arrays, shape (p,)
+    cell, tile : int arrays, shape (p,)
     weight : float64 array, shape (p,)
     """
 
@@ -166,10 +174,11 @@ class Allocation:
     def spread(self, values: np.ndarray, n_tiles: int) -> np.ndarray:
         """Per-tile totals of per-cell ``values`` (shape (n_cells, k)) -> (k, n_tiles)."""
         values = np.asarray(values, dtype=np.float64)
-        share = values[self.cell] * self.weight[:, None]
         return np.stack(
             [
-                np.bincount(self.tile, weights=share[:, j], minlength=n_tiles)
+                np.bincount(
+                    self.tile, weights=values[self.cell, j] * self.weight, minlength=n_tiles
+                )
                 for j in range(values.shape[1])
             ]
         )
@@ -183,6 +192,12 @@ class Estimator(ABC):
     @abstractmethod
     def allocate(self, plan: CellPlan) -> Allocation:
         """``P(tile | cell)`` for every cell of ``plan``."""
+
+    def allocation(self, plan: CellPlan) -> Allocation:
+        """:meth:`allocate`, computed once per plan (kept until :meth:`CellPlan.forget`)."""
+        if self.id not in plan.allocations:
+            plan.allocations[self.id] = self.allocate(plan)
+        return plan.allocations[self.id]
 
     def params(self) -> dict:
         return asdict(self) if hasattr(self, "__dataclass_fields__") else {}
@@ -226,11 +241,13 @@ def _normalise(plan: CellPlan, weight: np.ndarray) -> Allocation:
 
 def _group_max(key: np.ndarray, value: np.ndarray) -> np.ndarray:
     """For each element, the largest ``value`` among elements with the same ``key``."""
-    order = np.lexsort((value, key))
-    k, v = key[order], value[order]
-    last = np.flatnonzero(np.append(k[1:] != k[:-1], True))
-    group = np.searchsorted(k[last], key)
-    return v[last][group]
+    order = np.argsort(key, kind="stable")
+    k = key[order]
+    starts = np.flatnonzero(np.concatenate(([True], k[1:] != k[:-1])))
+    best = np.maximum.reduceat(value[order], starts)
+    out = np.empty_like(value)
+    out[order] = np.repeat(best, np.diff(np.append(starts, len(k))))
+    return out
 
 
 @dataclass(frozen=True, eq=False)
@@ -307,7 +324,7 @@ class Blend(Estimator):
         }
 
     def allocate(self, plan: CellPlan) -> Allocation:
-        a, b = self.first.allocate(plan), self.second.allocate(plan)
+        a, b = self.first.allocation(plan), self.second.allocation(plan)
         if not (np.array_equal(a.cell, b.cell) and np.array_equal(a.tile, b.tile)):
             raise ValueError("allocations to blend must share their (cell, tile) pairs")
         return Allocation(a.cell, a.tile, self.share * a.weight + (1 - self.share) * b.weight)

@@ -220,7 +220,7 @@ class PopulationIndex:
         (t, ny, nx + 1, n_operators + 1) (float32); built on first use."""
         if method not in self._prefix:
             grid = self.plan.grid
-            alloc = ESTIMATORS[method].allocate(self.plan)
+            alloc = ESTIMATORS[method].allocation(self.plan)
             self._prefix[method] = np.stack(
                 [
                     row_prefix_sums(

@@ -106,6 +106,7 @@ class PresentPopulation:
         index = self._index
         for method in (index.method, index.reference):
             index.prefix(method)
+        index.plan.forget()
         for t in index.times:
             self._noise.prefix(t.isoformat())
         return self
