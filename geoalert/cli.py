@@ -26,3 +26,4 @@ from geoalert.commands import db  # noqa: E402, F401  # isort: skip
 from geoalert.commands import contacts  # noqa: E402, F401  # isort: skip
 from geoalert.commands import population  # noqa: E402, F401  # isort: skip
 from geoalert.commands import alert  # noqa: E402, F401  # isort: skip
+from geoalert.commands import presence  # noqa: E402, F401  # isort: skip

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 
@@ -88,6 +89,14 @@ class Settings(BaseSettings):
         None,
         description="Key of the consistent noise on published population figures; by default "
         "a hash of the world's presence counts.",
+    )
+
+    # Presence counts from operators' event feeds (``geoalert presence build``).
+    presence_window: timedelta = Field(
+        timedelta(hours=2),
+        gt=timedelta(0),
+        description="A device last seen at most this long before a time bucket's end counts "
+        "as present in it (BE-Alert: phones silent for over two hours may not count).",
     )
 
     # Service (``geoalert serve``): what the API opens, how much it accepts, who may ask.

@@ -16,7 +16,7 @@ them: it calibrates devices per person from the data, as it would with a real op
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import geopandas as gpd
 import numpy as np
@@ -72,6 +72,8 @@ def simulate_presence(
     buckets: Iterable[tuple[pd.Timestamp, np.ndarray, np.ndarray, np.ndarray, np.ndarray]],
     cells: gpd.GeoDataFrame,
     seed: int,
+    on_attached: Callable[[pd.Timestamp, np.ndarray, np.ndarray, np.ndarray, np.ndarray], None]
+    | None = None,
 ) -> pd.DataFrame:
     """Devices attached per cell, time bucket and home MCC, simulated from the truth.
 
@@ -86,6 +88,11 @@ def simulate_presence(
         :func:`cells.synth.network.synthesize_cells`).
     seed : int
         The same truth, cells and seed give the same counts.
+    on_attached : callable, optional
+        Called once per bucket, before its counts, with ``(time, person_id, slot, home_mcc,
+        cell)``: per switched-on device, its person's id (int64), slot (int8: first or second
+        device), home MCC (int16) and cell (int64 row number in ``cells``). The event feed
+        (:mod:`cells.feeds`) is written from these, so that it and the counts agree by design.
 
     Returns
     -------
@@ -115,15 +122,18 @@ def simulate_presence(
             carried = (person_id, home_mcc, devices(person_id, home_mcc, seed))
         device_person, device_slot, device_op = carried[2]
         # one hash per device and bucket: whether it is on, and where it attaches
-        u = _uniform(
+        u = uniform(
             person_id[device_person], seed, (int(time.timestamp()), device_slot, _SALT_BUCKET)
         )
         off = OFF_SHARE_BY_HOUR[time.hour]
         on = u >= off
-        device_person, device_op, u = device_person[on], device_op[on], (u[on] - off) / (1 - off)
+        device_person, device_slot, device_op = device_person[on], device_slot[on], device_op[on]
+        u = (u[on] - off) / (1 - off)
         point, keys = pd.factorize(lattice_keys(lon, lat)[device_person])
         row = attachment.points(keys)[point] * len(OPERATORS) + device_op
         cell = attachment.draw(row, u)
+        if on_attached is not None:
+            on_attached(time, person_id[device_person], device_slot, home_mcc[device_person], cell)
         frames.append(_counts(time, cell, home_mcc[device_person], cell_id, operator, seed))
     if not frames:
         return pd.DataFrame(
@@ -157,7 +167,7 @@ def devices(
     """
     resident = home_mcc == MCC_BELGIUM
     # one uniform picks the class, and rescaled within the class, the number of devices
-    u = _uniform(person_id, seed, (0, 0, _SALT_DEVICES))
+    u = uniform(person_id, seed, (0, 0, _SALT_DEVICES))
     bounds = np.array([0.0, CHILD_SHARE, 1.0 - ELDERLY_SHARE, 1.0])
     klass = (u >= bounds[1]).astype(np.int64) + (u >= bounds[2])
     v = (u - bounds[klass]) / np.diff(bounds)[klass]
@@ -171,7 +181,7 @@ def devices(
     market = np.cumsum([MARKET_SHARE[o] for o in OPERATORS])[:-1]
     roaming = np.cumsum([ROAMING_SHARE[o] for o in OPERATORS])[:-1]
     edges = np.where(resident[person, None], market, roaming)
-    w = _uniform(person_id[person], seed, (0, slot, _SALT_OPERATOR))
+    w = uniform(person_id[person], seed, (0, slot, _SALT_OPERATOR))
     op = (w[:, None] >= edges).sum(axis=1, dtype=np.int8)
     return person, slot, op
 
@@ -214,7 +224,7 @@ def _counts(
     which = which[1:]
     n = cell_id.size
     count = np.bincount(cell * mccs.size + which, minlength=n * mccs.size).reshape(n, mccs.size)
-    u = _uniform(np.arange(n, dtype=np.int64), seed, (int(time.timestamp()), 0, _SALT_NOISE))
+    u = uniform(np.arange(n, dtype=np.int64), seed, (int(time.timestamp()), 0, _SALT_NOISE))
     factor = np.exp(NOISE_SD * ndtri(u) - NOISE_SD**2 / 2)
     count = np.rint(count * factor[:, None]).astype(np.int32)
     home = mccs == MCC_BELGIUM
@@ -233,11 +243,17 @@ def _counts(
     )
 
 
-def _uniform(person_id: np.ndarray, seed: int, salt: tuple) -> np.ndarray:
-    """Uniform numbers in [0, 1) from a hash (splitmix64) of id, seed and salt.
+def uniform(person_id: np.ndarray, seed: int, salt: tuple) -> np.ndarray:
+    """Uniform numbers in [0, 1) from :func:`hash64` of id, seed and salt."""
+    return (hash64(person_id, seed, salt) >> np.uint64(11)).astype(np.float64) * 2.0**-53
+
+
+def hash64(person_id: np.ndarray, seed: int, salt: tuple) -> np.ndarray:
+    """A 64-bit hash (splitmix64, uint64) of id, seed and salt.
 
     ``salt`` is ``(int, int or int array, int)``: the same arguments give the same numbers,
-    whatever the order or number of the other ids.
+    whatever the order or number of the other ids. Its last part tells uses apart: this
+    module's kinds are 0-3.
     """
     stamp, slot, kind = salt
     key = (
@@ -247,5 +263,4 @@ def _uniform(person_id: np.ndarray, seed: int, salt: tuple) -> np.ndarray:
     z = z + np.uint64(key) + np.asarray(slot, dtype=np.uint64) * np.uint64(0x2545F4914F6CDD1D)
     z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
     z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    z = z ^ (z >> np.uint64(31))
-    return (z >> np.uint64(11)).astype(np.float64) * 2.0**-53
+    return z ^ (z >> np.uint64(31))

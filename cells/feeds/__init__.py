@@ -1,0 +1,1 @@
+"""Operators' network event feeds and their aggregation into per-cell presence counts."""
