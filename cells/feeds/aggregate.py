@@ -153,7 +153,7 @@ def present_devices(parts: dd.DataFrame) -> pd.DataFrame:
         Columns :data:`COUNT_COLUMNS`, one row per (bucket, cell, home MCC) with devices > 0,
         sorted by them.
     """
-    counts = parts.groupby(["bucket", "cell", "home_mcc"]).devices.sum().compute()
+    counts = parts.groupby(["bucket", "cell", "home_mcc"]).devices.sum(split_out=1).compute()
     return _counts_frame(counts)
 
 

@@ -31,7 +31,13 @@ from cells.feeds.layout import (
     shard_of,
 )
 
-PARQUET_OPTIONS = {"compression": "zstd", "compression_level": 3}
+PARQUET_OPTIONS = {
+    "compression": "zstd",
+    "compression_level": 3,
+    "use_dictionary": ["cell_id", "event", "home_mcc"],
+    "column_encoding": {"device_id": "DELTA_BINARY_PACKED", "time": "DELTA_BINARY_PACKED"},
+}
+"""Rows sorted by device and time, ids and times delta-encoded: 7 bytes an event, not 11."""
 
 DEVICES_PER_CHUNK = 500_000
 """Devices whose events are drawn and written at once (bounds memory: ~15 M events)."""
@@ -146,7 +152,8 @@ class FeedWriter:
         event: np.ndarray,
         home_mcc: np.ndarray,
     ) -> None:
-        """Append events, each to the file of its UTC hour and device shard.
+        """Append events, each to the file of its UTC hour and device shard, sorted by device
+        and time.
 
         Parameters
         ----------
@@ -161,7 +168,7 @@ class FeedWriter:
         """
         hour = np.asarray(time_ms) // HOUR_MS
         key = hour * self.shards + shard_of(device_id, self.shards)
-        order = np.argsort(key, kind="stable")
+        order = np.lexsort((time_ms, device_id, key))
         bounds = np.flatnonzero(np.diff(key[order])) + 1
         types = pa.array(EVENT_TYPES, pa.string())
         for rows in np.split(order, bounds):

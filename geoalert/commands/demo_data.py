@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -28,12 +29,23 @@ def demo_data(
         ),
     ] = Scale.sample,
     seed: Annotated[int, typer.Option(min=0, help="Same seed, byte-identical files.")] = 0,
+    events: Annotated[
+        bool,
+        typer.Option(
+            "--events",
+            help="Also write the network event feed of the simulated devices into DIR/events "
+            "(for geoalert presence build).",
+        ),
+    ] = False,
 ) -> None:
     """Build the demo world (areas, cells, addresses, contacts, groups, truth, presence)."""
     from geoalert.demo import build_world
 
-    manifest = build_world(out, scale=scale.value, seed=seed, progress=True)
+    manifest = build_world(out, scale=scale.value, seed=seed, progress=True, events=events)
     console = Console()
     for name, rows in manifest["counts"].items():
         console.print(f"{name:>20}  {rows:>12,} rows")
+    if events:
+        feed = json.loads((out / "events" / "feed.json").read_text())
+        console.print(f"{'events/':>20}  {feed['events']:>12,} events")
     console.print(f"{scale.value} world (seed {seed}) in {out}, {manifest['build_seconds']} s")

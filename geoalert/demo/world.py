@@ -7,7 +7,7 @@ import os
 import shutil
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,6 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 
 import geoalert
 from cells import priors as network_priors
+from cells.feeds.writer import FeedWriter
 from cells.synth.network import METRIC_CRS as NETWORK_CRS
 from cells.synth.network import synthesize_cells
 from cells.synth.presence import simulate_presence
@@ -37,6 +38,7 @@ from geodata.synth.parquet import PointWriter, write_parquet
 from geodata.synth.sampling import step_rng
 
 SCALES = ("sample", "national")
+FEED_DIR = "events"
 FILES = (
     "areas.parquet",
     "cells.parquet",
@@ -60,7 +62,11 @@ TRUTH_SCHEMA = pa.schema(
 
 
 def build_world(
-    out_dir: str | Path, scale: str = "sample", seed: int = 0, progress: bool = True
+    out_dir: str | Path,
+    scale: str = "sample",
+    seed: int = 0,
+    progress: bool = True,
+    events: bool = False,
 ) -> dict:
     """Build the demo world into ``out_dir``.
 
@@ -78,6 +84,9 @@ def build_world(
         Non-negative; the same seed gives byte-identical data files.
     progress : bool
         Show rich progress bars.
+    events : bool
+        Also write the network event feed of the simulated devices into ``out_dir/events``
+        (:mod:`cells.feeds`); any previous feed there is removed either way.
 
     Returns
     -------
@@ -97,7 +106,7 @@ def build_world(
     started = time.perf_counter()
     try:
         with _steps(progress) as step:
-            counts, extent = _build(stage, scale, seed, step)
+            counts, extent = _build(stage, scale, seed, step, events)
         manifest = _manifest(scale, seed, counts, extent, time.perf_counter() - started)
         manifest["build_steps"] = step.seconds
         (stage / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
@@ -106,12 +115,15 @@ def build_world(
         # The embedded store was seeded from the previous world's contacts and groups.
         for stale in out.glob(f"{STORE_FILE}*"):
             stale.unlink()
+        shutil.rmtree(out / FEED_DIR, ignore_errors=True)
+        if events:
+            os.replace(stage / FEED_DIR, out / FEED_DIR)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
     return manifest
 
 
-def _build(stage: Path, scale: str, seed: int, step) -> tuple[dict, tuple]:
+def _build(stage: Path, scale: str, seed: int, step, events: bool) -> tuple[dict, tuple]:
     metric = get_settings().metric_crs
     counts: dict[str, int] = {}
 
@@ -169,6 +181,15 @@ def _build(stage: Path, scale: str, seed: int, step) -> tuple[dict, tuple]:
     with (
         step("Truth and presence", total=len(daymod.BUCKET_HOURS)) as advance,
         PointWriter(stage / "truth.parquet", TRUTH_SCHEMA) as truth,
+        FeedWriter(
+            stage / FEED_DIR,
+            cells["cell_id"].to_numpy(dtype=object),
+            pd.DatetimeIndex(daymod.bucket_times()),
+            daymod.BUCKET_LENGTH,
+            seed,
+        )
+        if events
+        else nullcontext() as feed,
     ):
 
         def buckets() -> Iterator[tuple]:
@@ -179,7 +200,9 @@ def _build(stage: Path, scale: str, seed: int, step) -> tuple[dict, tuple]:
                 yield bucket
                 advance()
 
-        presence = simulate_presence(buckets(), cells, seed)
+        presence = simulate_presence(
+            buckets(), cells, seed, on_attached=feed.write_bucket if events else None
+        )
         write_parquet(presence, stage / "presence.parquet")
     counts["truth.parquet"] = truth.rows
     counts["presence.parquet"] = len(presence)
