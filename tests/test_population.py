@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 
 import geopandas as gpd
 import numpy as np
@@ -18,6 +19,7 @@ from geoalert.population.allocation import BestServer, Blend, CellPlan, SignalPr
 from geoalert.population.calibration import Calibration, at_home_reference
 from geoalert.population.grid import Grid, polygon_edges, row_prefix_sums, zone_sums
 from geoalert.population.index import RawEstimate
+from geoalert.population.intervals import IntervalModel
 from geoalert.population.privacy import NoiseField, Publisher, nice_step
 from geoalert.settings import get_settings
 
@@ -317,6 +319,19 @@ def test_differencing_overlapping_zones_reveals_nothing_below_k():
 
     assert np.sqrt(np.mean(attack(noise_sd=0.0) ** 2)) < 4  # the attack works on rounding alone
     assert np.sqrt(np.mean(attack(noise_sd=15.0) ** 2)) > 10  # and fails against the noise
+
+
+def test_interval_adds_its_signs_of_error_in_quadrature():
+    model = IntervalModel(level=0.9, relative_floor=0.0)
+    agree = np.array([1000.0, 1000.0, 1000.0])
+    assert model.sigma(1000.0, agree, 1000.0, 1.0) == pytest.approx(math.sqrt(1000))
+    assert model.sigma(1000.0, agree, 1100.0, 1.0) == pytest.approx(math.sqrt(1000 + 100**2))
+    spread = np.array([900.0, 1000.0, 1100.0, np.nan])  # an operator without devices is left out
+    assert model.sigma(1000.0, spread, 1000.0, 1.0) == pytest.approx(math.sqrt(1000 + 10_000 / 3))
+    assert IntervalModel(relative_floor=0.03).sigma(1e6, agree * 1e3, 1e6, 1e9) == pytest.approx(
+        3e4, rel=1e-3
+    )
+    assert model.z == pytest.approx(1.6449, abs=1e-4)
 
 
 def test_same_question_same_answer():

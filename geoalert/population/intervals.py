@@ -34,14 +34,10 @@ class IntervalModel:
         Share of the truths the interval is meant to cover (0.9).
     relative_floor : float
         Smallest relative standard error, for the calibration of devices per person.
-    operator_weight, method_weight : float
-        Weights of the operators' and the methods' disagreement in the variance.
     """
 
     level: float = 0.9
     relative_floor: float = 0.03
-    operator_weight: float = 1.0
-    method_weight: float = 1.0
 
     def sigma(
         self,
@@ -68,7 +64,7 @@ class IntervalModel:
         operators = np.var(alone, ddof=1) / len(alone) if len(alone) > 1 else 0.0
         methods = (people - alternative) ** 2
         floor = (self.relative_floor * people) ** 2
-        variance = counting + self.operator_weight * operators + self.method_weight * methods
+        variance = counting + operators + methods
         return float(np.sqrt(variance + floor))
 
     @property
