@@ -520,3 +520,14 @@ def test_scoring_needs_a_truth(tmp_path):
     result = CliRunner().invoke(app, args, env={"COLUMNS": "400"})
     assert result.exit_code == 2
     assert "holds no truth.parquet" in result.output
+
+
+@pytest.mark.postgis
+def test_the_postgis_store_publishes_the_same_population(engine, sample_world, sample_postgis):
+    import geoalert
+
+    on_postgis = geoalert.Engine.open(sample_world, db=sample_postgis, include=["population"])
+    zones = [BRUSSELS_CENTRE, {"area": "21004"}, {"area": "04000"}]
+    for zone in zones:
+        for at in (None, "2024-03-12T03:10:00+01:00"):
+            assert _population(on_postgis, zone, at=at) == _population(engine, zone, at=at)
