@@ -47,7 +47,11 @@ ESTIMATORS: dict[str, Estimator] = {
     "best_server_addresses": BestServer(prior="addresses"),
     "signal_prior": SignalPrior(prior="addresses"),
 }
-ESTIMATORS["blend"] = Blend(ESTIMATORS["best_server_addresses"], ESTIMATORS["signal_prior"])
+# A quarter best server, three quarters signal prior: the mix with the smallest errors on the
+# sample world (small circles and the 90th percentile most), confirmed on the national one.
+ESTIMATORS["blend"] = Blend(
+    ESTIMATORS["best_server_addresses"], ESTIMATORS["signal_prior"], share=0.25
+)
 
 #: Roaming devices by home country are located on tiles this many times coarser.
 COUNTRY_TILE_FACTOR = 10

@@ -10,7 +10,8 @@ Three signs of error are read from every estimate, none of them from the truth:
 - the methods disagree: the best-server and the signal-prior allocations (with the same address
   prior) place the devices of a cell differently, so their difference shows how much of the
   estimate rests on where, inside its cells, the zone's boundary cuts. The default estimate
-  blends the two halves, so its distance to the best-server one is half that difference.
+  blends them a quarter to three quarters, so its distance to the best-server one is three
+  quarters of that difference.
 
 They are added in quadrature with a relative floor (the calibration of devices per person is
 itself uncertain) and turned into a two-sided interval at the configured level.
