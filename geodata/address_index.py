@@ -13,7 +13,6 @@ PostGIS ``ST_Covers(zone, point)`` (shapely ``covers``): points on the boundary 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numba as nb
@@ -23,7 +22,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 # The project's exact-or-undecided orientation tests and flat zone rings.
-from cells.predicates import _orient, _segments_cross, flat_rings
+from cells.predicates import _orient, _point_in_rings, _segments_cross, flat_rings
 
 __all__ = [
     "AddressIndex",
@@ -45,9 +44,9 @@ _EPS_DEG = 1e-9
 _START_SPLITS = 3
 #: Deepest level with a table from cells to nodes (4**10 cells of about 270 m in Belgium).
 _TABLE_LEVEL = 10
-_TABLE_OFFSET = [(4**level - 1) // 3 for level in range(_TABLE_LEVEL + 1)]
+_TABLE_OFFSET = np.array([(4**level - 1) // 3 for level in range(_TABLE_LEVEL + 1)])
 #: A point test that cannot tell (the point too close to the boundary to call).
-UNDECIDED = np.int8(-1)
+UNDECIDED = -1
 _JIT = {"cache": True, "nogil": True, "fastmath": False, "error_model": "numpy"}
 # A node's four children, in Morton order, from its row (column, row, code, first, end):
 # column 2x + dx, row 2y + dy, code 4c + (dx + 2 dy), first and end set by the caller.
@@ -217,8 +216,8 @@ class AddressIndex:
         position[order] = np.arange(n)
         self._id_position = position[by_id]  # position of the i-th smallest id
         self.address_id = address_id[order]
-        self.lon = lon[order]
-        self.lat = lat[order]
+        self.xy = np.column_stack((lon[order], lat[order]))  # together: one stream of memory
+        self.lon, self.lat = self.xy[:, 0], self.xy[:, 1]
         self.municipalities = np.asarray(municipalities, dtype=object)
         self.municipality_code = codes[order].astype(np.int32)
         # Runs of equal municipality along the curve: counts per municipality for a
@@ -231,9 +230,9 @@ class AddressIndex:
     def _build_tree(self) -> None:
         """Split nodes with more than ``leaf_size`` addresses, level by level.
 
-        Node ``i`` holds positions ``[node_lo[i], node_hi[i])``, has children
-        ``node_child[i]`` (-1 for none), box ``node_box[i]`` (xmin, ymin, xmax, ymax, widened
-        by ``_EPS_DEG``) and centre ``(node_cx[i], node_cy[i])``.
+        Row ``i`` of ``nodes`` (float64): the node's box (xmin, ymin, xmax, ymax, widened by
+        ``_EPS_DEG``), its positions ``[first, end)``, its first child's id (-1 for a leaf)
+        and its number of children.
         """
         # Rows (column, row, Morton code, first position, end position) per level.
         nodes = np.array([[0, 0, 0, 0, len(self)]], dtype=np.int64)
@@ -255,21 +254,31 @@ class AddressIndex:
             per_level.append(nodes)
 
         nodes, level = np.concatenate(per_level), np.concatenate(levels)
-        self.node_lo, self.node_hi = nodes[:, 3], nodes[:, 4]
-        self.node_child = np.concatenate(child_of)
-        self.node_split = self.node_child.max(axis=1) >= 0
+        children = np.concatenate(child_of)
+        n_children = (children >= 0).sum(axis=1)
+        split = n_children > 0
         size_x, size_y = np.ldexp(self.width, -level), np.ldexp(self.height, -level)
         x_lo, y_lo = self.x0 + nodes[:, 0] * size_x, self.y0 + nodes[:, 1] * size_y
-        self.node_box = np.column_stack(
-            (x_lo - _EPS_DEG, y_lo - _EPS_DEG, x_lo + size_x + _EPS_DEG, y_lo + size_y + _EPS_DEG)
-        )
-        self.node_cx, self.node_cy = x_lo + size_x / 2, y_lo + size_y / 2
+        # One row of 64 bytes per node, so that the search reads one cache line per node.
+        # The children of a node have consecutive ids: the first one and their number.
+        self.nodes = np.column_stack(
+            (
+                x_lo - _EPS_DEG,
+                y_lo - _EPS_DEG,
+                x_lo + size_x + _EPS_DEG,
+                y_lo + size_y + _EPS_DEG,
+                nodes[:, 3],
+                nodes[:, 4],
+                np.where(split, np.where(children >= 0, children, len(nodes)).min(axis=1), -1),
+                n_children,
+            )
+        ).astype(np.float64)
         # cell_node[_TABLE_OFFSET[l] + code]: the deepest node of level <= l holding cell
         # (l, code), -1 where no address lies.
-        tables = [np.zeros(1, dtype=np.int64)]
+        tables = [np.zeros(1, dtype=np.int32)]
         for lev in range(1, _TABLE_LEVEL + 1):
             inherited = np.repeat(tables[-1], 4)
-            inherited[self.node_split[inherited.clip(min=0)] & (inherited >= 0)] = -1
+            inherited[split[inherited.clip(min=0)] & (inherited >= 0)] = -1
             at_level = np.flatnonzero(level == lev)
             inherited[nodes[at_level, 2]] = at_level
             tables.append(inherited)
@@ -309,43 +318,6 @@ class AddressIndex:
         at = np.minimum(np.searchsorted(self._sorted_ids, address_id), len(self) - 1)
         return np.where(self._sorted_ids[at] == address_id, self._id_position[at], -1)
 
-    def _cell_span(self, level: int, xmin: float, ymin: float, xmax: float, ymax: float):
-        """First and last cell column and row at ``level`` that meet a bounding box."""
-        n = 1 << level
-        return (
-            min(max(math.floor((v - origin) / width * n), 0), n - 1)
-            for v, origin, width in (
-                (xmin, self.x0, self.width),
-                (xmax, self.x0, self.width),
-                (ymin, self.y0, self.height),
-                (ymax, self.y0, self.height),
-            )
-        )
-
-    def _start_nodes(self, xmin: float, ymin: float, xmax: float, ymax: float) -> np.ndarray:
-        """Ids of the nodes a zone's search starts from.
-
-        The cells ``_START_SPLITS`` levels below the deepest level whose cells are at
-        least as large as the bounding box (cells that large always cross the boundary),
-        but no deeper than ``_TABLE_LEVEL``, that meet the box; each is replaced by the
-        deepest node holding it.
-        """
-        level = min(
-            max(
-                min(
-                    math.floor(math.log2(self.width / max(xmax - xmin, 1e-300))),
-                    math.floor(math.log2(self.height / max(ymax - ymin, 1e-300))),
-                ),
-                0,
-            )
-            + _START_SPLITS,
-            _TABLE_LEVEL,
-        )
-        x_first, x_last, y_first, y_last = self._cell_span(level, xmin, ymin, xmax, ymax)
-        code = (_SPREAD[x_first : x_last + 1, None] | (_SPREAD[y_first : y_last + 1] << 1)).ravel()
-        nodes = self._cell_node[_TABLE_OFFSET[level] + code]
-        return sorted_unique(nodes[nodes >= 0])
-
     def select(self, zone: BaseGeometry) -> AddressSelection:
         """The addresses covered by ``zone`` (EPSG:4326), boundary points included.
 
@@ -363,46 +335,71 @@ class AddressIndex:
         empty = np.empty(0, dtype=np.int64)
         if zone is None or zone.is_empty or len(self) == 0:
             return AddressSelection(self, empty, empty, empty)
-        shapely.prepare(zone)
         x, y, ring_start = flat_rings(zone)
-        last = np.zeros(len(x), dtype=bool)
-        last[ring_start[1:] - 1] = True
-        segments = np.flatnonzero(~last)  # a segment is named by its first vertex
-        calm, leaves, leaf_first, leaf_segments = _descend(
-            self._start_nodes(*zone.bounds), segments, x, y, self.node_child, self.node_box
+        grid = (self.x0, self.y0, self.width, self.height)
+        first, end, open_nodes, tested, status = _search(
+            np.array(zone.bounds), grid, self._cell_node, self.nodes, self.xy, x, y, ring_start
         )
-        # Centres of calm nodes and of leaves: exactly, once each (GEOS).
-        centres = np.concatenate((calm, leaves))
-        inside = shapely.intersects_xy(zone, self.node_cx[centres], self.node_cy[centres])
-        positions, status = _leaf_points(
-            leaves,
-            leaf_first,
-            leaf_segments,
-            inside[len(calm) :],
-            self.node_lo,
-            self.node_hi,
-            self.node_cx,
-            self.node_cy,
-            self.lon,
-            self.lat,
-            x,
-            y,
-        )
-        undecided = positions[status == UNDECIDED]
-        points = np.concatenate(
-            (
-                positions[status == 1],
-                undecided[shapely.intersects_xy(zone, self.lon[undecided], self.lat[undecided])],
+        points, doubtful = tested[status == 1], tested[status == UNDECIDED]
+        if len(open_nodes) or len(doubtful):  # rare: GEOS decides exactly
+            shapely.prepare(zone)
+            box = self.nodes[open_nodes]
+            inside = shapely.intersects_xy(
+                zone, (box[:, 0] + box[:, 2]) * 0.5, (box[:, 1] + box[:, 3]) * 0.5
             )
+            first = np.concatenate((first, box[inside, 4].astype(np.int64)))
+            end = np.concatenate((end, box[inside, 5].astype(np.int64)))
+            covered = shapely.intersects_xy(zone, self.lon[doubtful], self.lat[doubtful])
+            points = np.concatenate((points, doubtful[covered]))
+        return AddressSelection(self, first, end, points)
+
+
+@nb.njit(**_JIT)
+def _start_nodes(bounds, grid, cell_node):
+    """Ids of the nodes a zone's search starts from.
+
+    The cells ``_START_SPLITS`` levels below the deepest level whose cells are at least as
+    large as the zone's bounding box (cells that large always cross its boundary), but no
+    deeper than ``_TABLE_LEVEL``, that meet the box; each replaced by the deepest node
+    holding it.
+    """
+    xmin, ymin, xmax, ymax = bounds[0], bounds[1], bounds[2], bounds[3]
+    x0, y0, width, height = grid
+    level = min(
+        max(
+            min(
+                np.floor(np.log2(width / max(xmax - xmin, 1e-300))),
+                np.floor(np.log2(height / max(ymax - ymin, 1e-300))),
+            ),
+            0,
         )
-        calm = calm[inside[: len(calm)]]
-        return AddressSelection(self, self.node_lo[calm], self.node_hi[calm], points)
+        + _START_SPLITS,
+        _TABLE_LEVEL,
+    )
+    level = int(level)
+    n = 1 << level
+    c0 = min(max(int(np.floor((xmin - x0) / width * n)), 0), n - 1)
+    c1 = min(max(int(np.floor((xmax - x0) / width * n)), 0), n - 1)
+    r0 = min(max(int(np.floor((ymin - y0) / height * n)), 0), n - 1)
+    r1 = min(max(int(np.floor((ymax - y0) / height * n)), 0), n - 1)
+    found = np.empty((c1 - c0 + 1) * (r1 - r0 + 1), dtype=np.int64)
+    k = 0
+    for c in range(c0, c1 + 1):
+        for r in range(r0, r1 + 1):
+            node = cell_node[_TABLE_OFFSET[level] + (_SPREAD[c] | (_SPREAD[r] << 1))]
+            if node >= 0:
+                found[k] = node
+                k += 1
+    found = np.sort(found[:k])
+    distinct = np.ones(k, dtype=np.bool_)
+    distinct[1:] = found[1:] != found[:-1]
+    return found[distinct]
 
 
 @nb.njit(inline="always", **_JIT)
-def _may_meet(box, ax, ay, bx, by) -> bool:
-    """Whether segment a-b may meet the closed box: False only when certainly not."""
-    x0, y0, x1, y1 = box[0], box[1], box[2], box[3]
+def _may_meet(node, ax, ay, bx, by) -> bool:
+    """Whether segment a-b may meet a node's closed box: False only when certainly not."""
+    x0, y0, x1, y1 = node[0], node[1], node[2], node[3]
     if max(ax, bx) < x0 or min(ax, bx) > x1 or max(ay, by) < y0 or min(ay, by) > y1:
         return False
     side = _orient(ax, ay, bx, by, x0, y0)
@@ -425,104 +422,139 @@ def _grown(a: np.ndarray, size: int) -> np.ndarray:
 
 
 @nb.njit(**_JIT)
-def _descend(start, segments, x, y, child, box):
-    """Walk the quadtree from ``start`` down along the zone's boundary.
+def _path_crossings(ox, oy, tx, ty, pool, first, count, x, y):
+    """Parity of the boundary segments ``pool[first:first + count]`` crossed by the path
+    o->t: 1 or 0, or ``UNDECIDED`` when a touching or near-collinear case cannot be told
+    (an end of the path on a segment among them)."""
+    parity = 0
+    for j in range(first, first + count):
+        k = pool[j]
+        crossed = _segments_cross(ox, oy, tx, ty, x[k], y[k], x[k + 1], y[k + 1])
+        if crossed == -1:
+            parity = UNDECIDED
+            break
+        parity ^= crossed
+    return parity
 
-    Each node is tested against the segments that may meet its parent: a node no segment
-    may meet is calm (wholly inside or outside); a leaf that some may meet keeps their list.
+
+@nb.njit(**_JIT)
+def _leaf_points(lo, hi, ox, oy, state, segments, x, y, xy, status):
+    """Set ``status[lo:hi]`` for the addresses of a leaf: 1 inside the zone, 0 outside,
+    ``UNDECIDED``: each has the ``state`` of the leaf's centre o, flipped by each of the
+    leaf's ``segments`` its path from o crosses. Written for every address, without
+    branching on the answer (which would mispredict half the time)."""
+    for p in range(lo, hi):
+        inside = state
+        for j in range(len(segments) if state != UNDECIDED else 0):
+            k = segments[j]
+            crossed = _segments_cross(ox, oy, xy[p, 0], xy[p, 1], x[k], y[k], x[k + 1], y[k + 1])
+            if crossed == -1:
+                inside = UNDECIDED
+                break
+            inside ^= crossed
+        status[p - lo] = inside
+
+
+@nb.njit(**_JIT)
+def _search(bounds, grid, cell_node, nodes, xy, x, y, ring_start):
+    """Walk the quadtree down along the zone's boundary; decide what can be decided.
+
+    Each node is tested against the zone's segments that may meet its parent (a segment is
+    named by its first vertex in ``x``, ``y``). A node that none may meet is calm: wholly
+    inside or outside, as its centre. Centres are placed by parity from their parent's
+    centre (the segments that may meet the parent are all the path can cross), or by a
+    ray to the zone's outside for the first nodes; a leaf's addresses likewise from its
+    centre. Touching and near-collinear cases are left undecided.
 
     Returns
     -------
-    calm : ndarray of int64
-    leaves : ndarray of int64
-    leaf_first, leaf_segments : ndarray of int64
-        Leaf ``i``'s segments are ``leaf_segments[leaf_first[i]:leaf_first[i + 1]]``.
+    first, end : ndarray of int64
+        Position ranges of calm nodes inside the zone.
+    open_nodes : ndarray of int64
+        Calm nodes whose centre is undecided.
+    tested, status : ndarray of int64
+        Positions of the leaves' addresses, and whether each is inside (1, 0, ``UNDECIDED``).
     """
-    pool = np.empty(max(64, 2 * len(segments)), dtype=np.int64)
-    pool[: len(segments)] = segments
-    used = len(segments)
-    stack = np.empty(max(192, 12 * len(start)), dtype=np.int64)  # (node, first, count)...
+    pool = np.empty(max(64, 2 * len(x)), dtype=np.int64)
+    used = 0
+    for ring in range(len(ring_start) - 1):
+        for k in range(ring_start[ring], ring_start[ring + 1] - 1):
+            pool[used] = k
+            used += 1
+    start = _start_nodes(bounds, grid, cell_node)
+    stack = np.empty(max(256, 16 * len(start)), dtype=np.int64)  # (node, first, count, state)
     depth = 0
     for node in start:
-        stack[depth : depth + 3] = (node, 0, len(segments))
-        depth += 3
-    calm = np.empty(64, dtype=np.int64)
-    leaves = np.empty(64, dtype=np.int64)
-    leaf_first = np.zeros(65, dtype=np.int64)
-    leaf_segments = np.empty(64, dtype=np.int64)
-    n_calm = n_leaves = n_leaf_segments = 0
+        ox, oy = (nodes[node, 0] + nodes[node, 2]) * 0.5, (nodes[node, 1] + nodes[node, 3]) * 0.5
+        state = _point_in_rings(ox, oy, x, y, ring_start, 0, len(ring_start) - 1)
+        stack[depth : depth + 4] = (node, 0, used, state)
+        depth += 4
+    first = np.empty(64, dtype=np.int64)
+    end = np.empty(64, dtype=np.int64)
+    open_nodes = np.empty(16, dtype=np.int64)
+    tested = np.empty(1024, dtype=np.int64)
+    status = np.empty(1024, dtype=np.int64)
+    n_full = n_open = n_tested = 0
     while depth:
-        depth -= 3
-        node, first, count = stack[depth], stack[depth + 1], stack[depth + 2]
+        depth -= 4
+        node, parent_first = stack[depth], stack[depth + 1]
+        parent_count, state = stack[depth + 2], stack[depth + 3]
+        row = nodes[node]
+        ox, oy = (row[0] + row[2]) * 0.5, (row[1] + row[3]) * 0.5
         begin = used
-        for j in range(first, first + count):
+        for j in range(parent_first, parent_first + parent_count):
             k = pool[j]
-            if _may_meet(box[node], x[k], y[k], x[k + 1], y[k + 1]):
-                pool = _grown(pool, used + 1)
+            if _may_meet(row, x[k], y[k], x[k + 1], y[k + 1]):
+                if used == len(pool):
+                    pool = _grown(pool, used + 1)
                 pool[used] = k
                 used += 1
         met = used - begin
         if met == 0:
-            calm = _grown(calm, n_calm + 1)
-            calm[n_calm] = node
-            n_calm += 1
-        elif child[node].max() >= 0:
-            stack = _grown(stack, depth + 12)
-            for c in child[node]:
-                if c >= 0:
-                    stack[depth : depth + 3] = (c, begin, met)
-                    depth += 3
-        else:
-            leaves = _grown(leaves, n_leaves + 1)
-            leaves[n_leaves] = node
-            leaf_segments = _grown(leaf_segments, n_leaf_segments + met)
-            leaf_segments[n_leaf_segments : n_leaf_segments + met] = pool[begin:used]
-            n_leaf_segments += met
-            n_leaves += 1
-            leaf_first = _grown(leaf_first, n_leaves + 1)
-            leaf_first[n_leaves] = n_leaf_segments
-    return (
-        calm[:n_calm],
-        leaves[:n_leaves],
-        leaf_first[: n_leaves + 1],
-        leaf_segments[:n_leaf_segments],
-    )
-
-
-@nb.njit(**_JIT)
-def _leaf_points(leaves, leaf_first, leaf_segments, centre_inside, lo, hi, cx, cy, lon, lat, x, y):
-    """Whether each address of the leaves is covered: 1, 0, or ``UNDECIDED``.
-
-    A point has the status of its leaf's centre, flipped by each boundary segment that
-    crosses the path from the centre to it: every segment that may meet the leaf is listed,
-    and the path stays in the leaf. Touching or near-collinear cases are left undecided.
-    """
-    total = 0
-    for leaf in leaves:
-        total += hi[leaf] - lo[leaf]
-    positions = np.empty(total, dtype=np.int64)
-    status = np.empty(total, dtype=np.int8)
-    w = 0
-    for i in range(len(leaves)):
-        leaf = leaves[i]
-        ox, oy = cx[leaf], cy[leaf]
-        clear = True  # the centre is off every segment's line
-        for j in range(leaf_first[i], leaf_first[i + 1]):
-            k = leaf_segments[j]
-            if _orient(x[k], y[k], x[k + 1], y[k + 1], ox, oy) == 0:
-                clear = False
-        for p in range(lo[leaf], hi[leaf]):
-            positions[w] = p
-            state = np.int8(centre_inside[i]) if clear else UNDECIDED
-            for j in range(leaf_first[i], leaf_first[i + 1]):
-                if state == UNDECIDED:
-                    break
-                k = leaf_segments[j]
-                crossed = _segments_cross(ox, oy, lon[p], lat[p], x[k], y[k], x[k + 1], y[k + 1])
-                state = UNDECIDED if crossed == -1 else state ^ crossed
-            status[w] = state
-            w += 1
-    return positions, status
+            if state == 1:
+                if n_full == len(first):
+                    first = _grown(first, n_full + 1)
+                first[n_full] = int(row[4])
+                if n_full == len(end):
+                    end = _grown(end, n_full + 1)
+                end[n_full] = int(row[5])
+                n_full += 1
+            elif state == UNDECIDED:
+                if n_open == len(open_nodes):
+                    open_nodes = _grown(open_nodes, n_open + 1)
+                open_nodes[n_open] = node
+                n_open += 1
+            continue
+        if state == UNDECIDED:  # try again from outside the zone
+            state = _point_in_rings(ox, oy, x, y, ring_start, 0, len(ring_start) - 1)
+        if row[6] >= 0:
+            stack = _grown(stack, depth + 16)
+            for c in range(int(row[6]), int(row[6] + row[7])):
+                tx, ty = (nodes[c, 0] + nodes[c, 2]) * 0.5, (nodes[c, 1] + nodes[c, 3]) * 0.5
+                crossed = _path_crossings(ox, oy, tx, ty, pool, begin, met, x, y)
+                child = UNDECIDED if state == UNDECIDED or crossed == UNDECIDED else state ^ crossed
+                stack[depth : depth + 4] = (c, begin, met, child)
+                depth += 4
+            continue
+        size = int(row[5] - row[4])
+        if n_tested + size > len(tested):
+            tested = _grown(tested, n_tested + size)
+            status = _grown(status, n_tested + size)
+        tested[n_tested : n_tested + size] = np.arange(int(row[4]), int(row[5]))
+        _leaf_points(
+            int(row[4]),
+            int(row[5]),
+            ox,
+            oy,
+            state,
+            pool[begin:used],
+            x,
+            y,
+            xy,
+            status[n_tested : n_tested + size],
+        )
+        n_tested += size
+    return first[:n_full], end[:n_full], open_nodes[:n_open], tested[:n_tested], status[:n_tested]
 
 
 def _children(nodes: np.ndarray, keys: np.ndarray, level: int) -> np.ndarray:
