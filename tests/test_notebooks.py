@@ -93,3 +93,17 @@ def test_runs_top_to_bottom_on_the_sample_world(path: Path, sample_world: Path):
             assert len(image.data["image/png"]) > 5_000, f"cell {i}: an empty figure"
     answer = [o for o in notebook.cells[-1].outputs if "text/markdown" in o.get("data", {})]
     assert len(answer) == 1 and re.search(r"\d", answer[0].data["text/markdown"])
+
+
+def test_ensure_world_opens_a_world_as_it_is_and_builds_only_a_known_scale(
+    sample_world: Path, tmp_path: Path
+):
+    from geoalert.demo import ensure_world
+
+    manifest = sample_world / "manifest.json"
+    before = manifest.stat().st_mtime_ns
+    assert ensure_world(sample_world, scale="national") == sample_world
+    assert manifest.stat().st_mtime_ns == before
+    with pytest.raises(ValueError, match="scale must be one of"):
+        ensure_world(tmp_path / "world", scale="regional")
+    assert not (tmp_path / "world").exists()
