@@ -70,7 +70,8 @@ class Windows:
             raise ValueError("bucket times are repeated")
         if self.length <= pd.Timedelta(0) or self.window <= pd.Timedelta(0):
             raise ValueError(
-                f"bucket length ({self.length}) and window ({self.window}) must be positive"
+                f"bucket length ({self.length.isoformat()}) and window "
+                f"({self.window.isoformat()}) must be positive"
             )
         object.__setattr__(self, "times", times.tz_convert(TIMEZONE))
 
@@ -221,6 +222,7 @@ def presence_table(
     if k < 1:
         raise ValueError(f"k must be >= 1, not {k}")
     n_cells, n_times = len(cells), len(windows.times)
+    counts = counts[list(COUNT_COLUMNS)].astype(COUNT_COLUMNS)
     small = counts["devices"] < k
     kept = counts[~small]
     home = kept["home_mcc"].to_numpy() == MCC_BELGIUM

@@ -1,8 +1,8 @@
-"""The event feed on disk: columns, partitions and the ``feed.json`` that describes them.
+"""The event feed on disk: columns, partitions and the ``_feed.json`` that describes them.
 
 A feed is a directory of Parquet files partitioned by UTC hour and device shard::
 
-    FEED/feed.json
+    FEED/_feed.json
     FEED/hour=2024-03-12T02/shard=07/part-0.parquet
 
 Every event of a device lies in shard ``device_id mod shards``, so that a device's last event
@@ -21,7 +21,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-FEED_FILE = "feed.json"
+FEED_FILE = "_feed.json"
+"""Feed metadata; the leading underscore keeps Parquet readers of the directory off it."""
 FORMAT = "geoalert-events/1"
 TIMEZONE = "Europe/Brussels"
 
@@ -61,7 +62,7 @@ def shard_of(device_id: np.ndarray, shards: int) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Feed:
-    """An event feed directory, as described by its ``feed.json``.
+    """An event feed directory, as described by its ``_feed.json``.
 
     Attributes
     ----------
@@ -74,7 +75,7 @@ class Feed:
     files : dict of (hour, shard) to list of Path
         Event files by UTC hour (hours since the epoch) and shard.
     info : dict
-        The whole ``feed.json``.
+        The whole ``_feed.json``.
     """
 
     path: Path
@@ -86,12 +87,12 @@ class Feed:
 
     @classmethod
     def open(cls, path: str | Path) -> Feed:
-        """Read ``feed.json`` and list the event files.
+        """Read ``_feed.json`` and list the event files.
 
         Raises
         ------
         FeedError
-            No ``feed.json``, another format, or a file outside the partition layout or in a
+            No ``_feed.json``, another format, or a file outside the partition layout or in a
             shard the feed does not have.
         """
         path = Path(path)

@@ -67,7 +67,7 @@ def feed_from_world(
     Returns
     -------
     dict
-        The feed's ``feed.json``.
+        The feed's ``_feed.json``.
 
     Raises
     ------

@@ -195,7 +195,7 @@ class FeedWriter:
             self.events += rows.size
 
     def describe(self) -> dict:
-        """The feed's ``feed.json``."""
+        """The feed's ``_feed.json``."""
         return {
             "format": FORMAT,
             "shards": self.shards,

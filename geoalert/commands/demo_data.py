@@ -46,6 +46,6 @@ def demo_data(
     for name, rows in manifest["counts"].items():
         console.print(f"{name:>20}  {rows:>12,} rows")
     if events:
-        feed = json.loads((out / "events" / "feed.json").read_text())
+        feed = json.loads((out / "events" / "_feed.json").read_text())
         console.print(f"{'events/':>20}  {feed['events']:>12,} events")
     console.print(f"{scale.value} world (seed {seed}) in {out}, {manifest['build_seconds']} s")

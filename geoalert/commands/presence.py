@@ -80,7 +80,7 @@ def build(
     from geodata.synth.parquet import write_parquet
 
     settings = get_settings()
-    console = Console(stderr=True)
+    console = Console(stderr=True, soft_wrap=True)
     cells = cells or events.parent / "cells.parquet"
     if not cells.is_file():
         raise typer.BadParameter(f"{cells} is not a file", param_hint="--cells")
@@ -112,7 +112,7 @@ def build(
     read = feed.events_in(windows.hours)
     console.print(
         f"{report['devices']:,} devices present in {len(windows.times)} bucket(s) "
-        f"(window {windows.window}), from {read:,} events in {seconds:.1f} s "
+        f"(window {windows.window.isoformat()}), from {read:,} events in {seconds:.1f} s "
         f"({read / seconds:,.0f} events/s); k={k}: {report['suppressed_counts']:,} counts "
         f"of {report['suppressed_devices']:,} devices suppressed; {len(presence):,} rows "
         f"written to {out}"
