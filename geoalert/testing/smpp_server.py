@@ -8,12 +8,14 @@ gets ``generic_nack``. Receipts not acknowledged when a connection drops are del
 next bound connection, as an SMSC does.
 
 It records every ``submit_sm`` received and knows the idempotency key of
-:data:`geoalert.campaigns.adapters.smpp.KEY_TAG`: a key seen before is answered with the first
+:data:`geoalert.campaigns.smpp_pdu.KEY_TAG`: a key seen before is answered with the first
 message id and not delivered again, and counted in :attr:`SmppServer.duplicates`. Failures
 are injected with :attr:`SmppServer.fail_statuses` (answer the next submits with these
 statuses) and :attr:`SmppServer.stall` (answer no submit at all).
 
-Implemented from the SMPP 3.4 specification with :mod:`struct`, independently of the client.
+Framing and constants come from :mod:`geoalert.campaigns.smpp_pdu`; the submit_sm fields are
+read here from the SMPP 3.4 specification with :mod:`struct`, independently of the client's
+encoder.
 """
 
 from __future__ import annotations
@@ -25,15 +27,29 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-__all__ = ["SmppServer", "Submitted"]
+from geoalert.campaigns.smpp_pdu import (
+    BIND_RECEIVER,
+    BIND_TRANSCEIVER,
+    BIND_TRANSMITTER,
+    DELIVER_SM,
+    ENQUIRE_LINK,
+    ESME_RBINDFAIL,
+    ESME_RINVCMDID,
+    ESME_ROK,
+    GENERIC_NACK,
+    KEY_TAG,
+    MESSAGE_PAYLOAD,
+    MESSAGE_STATE,
+    RECEIPTED_MESSAGE_ID,
+    RESP,
+    SUBMIT_SM,
+    UNBIND,
+    split,
+)
+from geoalert.campaigns.smpp_pdu import cstring as _cstring
+from geoalert.campaigns.smpp_pdu import pdu as _pdu
 
-BIND_RECEIVER, BIND_TRANSMITTER, BIND_TRANSCEIVER = 0x01, 0x02, 0x09
-SUBMIT_SM, DELIVER_SM, UNBIND, ENQUIRE_LINK = 0x04, 0x05, 0x06, 0x15
-RESP = 0x80000000
-GENERIC_NACK = 0x80000000
-ESME_ROK, ESME_RINVCMDID, ESME_RBINDFAIL = 0x00, 0x03, 0x0D
-KEY_TAG = 0x1400
-MESSAGE_PAYLOAD, RECEIPTED_MESSAGE_ID, MESSAGE_STATE = 0x0424, 0x001E, 0x0427
+__all__ = ["SmppServer", "Submitted"]
 
 
 @dataclass(frozen=True)
@@ -47,15 +63,6 @@ class Submitted:
     text: bytes
     registered_delivery: int
     message_id: str
-
-
-def _cstring(data: bytes, pos: int) -> tuple[str, int]:
-    end = data.index(b"\0", pos)
-    return data[pos:end].decode("latin-1"), end + 1
-
-
-def _pdu(command: int, status: int, seq: int, body: bytes = b"") -> bytes:
-    return struct.pack(">LLLL", 16 + len(body), command, status, seq) + body
 
 
 @dataclass
@@ -148,14 +155,15 @@ class SmppServer:
         session = _Session(self, writer)
         self._sessions.add(session)
         try:
-            while True:
-                header = await reader.readexactly(16)
-                length, command, status, seq = struct.unpack(">LLLL", header)
-                body = await reader.readexactly(length - 16) if length > 16 else b""
-                if not session.handle(command, status, seq, body):
+            buffer = bytearray()
+            while data := await reader.read(1 << 20):
+                buffer += data
+                pdus, used = split(buffer)
+                del buffer[:used]
+                if not all(session.handle(*p) for p in pdus):
                     break
                 await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError):
+        except (ValueError, ConnectionError):
             pass
         finally:
             self._sessions.discard(session)

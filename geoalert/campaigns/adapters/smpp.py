@@ -1,32 +1,38 @@
-"""SMS through SMPP 3.4 (the :mod:`smpplib` client), as an ESME bound as transceiver.
+"""SMS through SMPP 3.4, as an ESME bound as transceiver on one or more connections.
 
-Each message is one ``submit_sm`` asking for a delivery receipt; up to ``window`` of them
-are outstanding at once. The text is sent in GSM 7-bit (one septet per octet, data coding 0)
-or UCS-2 (data coding 8), in ``short_message`` when it fits one segment and in the
-``message_payload`` parameter otherwise (the SMSC splits it). The message's idempotency key
-travels in the vendor-specific parameter :data:`KEY_TAG`, so that an SMSC that knows it can
-drop a message sent twice after a crash.
+Each message is one ``submit_sm`` asking for a delivery receipt. The batch is spread over
+``binds`` connections (when the SMSC allows several), each with up to ``window`` submits
+awaiting their response; everything received is cut into PDUs a socket buffer at a time
+(:func:`geoalert.campaigns.smpp_pdu.split`), so that a response or a receipt costs a few
+microseconds. The sender paces the batches at ``rate_per_s``, whatever the number of binds.
+
+The text is sent in GSM 7-bit (one septet per octet, data coding 0) or UCS-2 (data coding 8),
+in ``short_message`` when it fits one segment and in the ``message_payload`` parameter
+otherwise (the SMSC splits it). The message's idempotency key travels in the vendor-specific
+parameter :data:`KEY_TAG`, so that an SMSC that knows it can drop a message sent twice after
+a crash.
 
 ``submit_sm_resp`` with status 0 -> sent (its message id awaits a receipt); throttling,
 a full queue or a system error -> retry; any other status -> failed. ``deliver_sm``
-delivery receipts (``stat:DELIVRD`` or another final state) become receipts.
+delivery receipts (``stat:DELIVRD`` or another final state) become receipts; they are
+acknowledged after being recorded, so an SMSC resends those a lost connection left
+unacknowledged.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
-import select
+import itertools
+import re
+import selectors
+import socket
 import struct
 import threading
 
-import smpplib.client
-import smpplib.command
-import smpplib.consts
-import smpplib.exceptions
 from pydantic import Field
 
+from geoalert.campaigns import smpp_pdu as P
 from geoalert.campaigns.adapters.base import (
     DELIVERED,
     FAILED,
@@ -38,26 +44,21 @@ from geoalert.campaigns.adapters.base import (
     Receipt,
     Result,
 )
+from geoalert.campaigns.smpp_pdu import KEY_TAG
 from geoalert.messages.alphabet import text_to_septets, text_to_ucs2
 
 __all__ = ["KEY_TAG", "SmppAdapter", "SmppOptions", "parse_receipt"]
 
-KEY_TAG = 0x1400
-"""Vendor-specific TLV tag (SMPP 3.4 5.3.2: 0x1400-0x3FFF) carrying the idempotency key."""
-
-# The client logs whole PDUs (phone numbers included) at DEBUG: never let them through.
-_WIRE_LOG = "geoalert.campaigns.smpp.wire"
-logging.getLogger(_WIRE_LOG).setLevel(logging.INFO)
-
-#: Failures of the connection: the messages without an answer are retried.
-_LINK_ERRORS = (smpplib.exceptions.ConnectionError, smpplib.exceptions.PDUError, OSError)
-
 #: Statuses after which a submit may succeed later.
-RETRY_STATUSES = {
-    smpplib.consts.SMPP_ESME_RTHROTTLED,
-    smpplib.consts.SMPP_ESME_RMSGQFUL,
-    smpplib.consts.SMPP_ESME_RSYSERR,
-}
+RETRY_STATUSES = {P.ESME_RTHROTTLED, P.ESME_RMSGQFUL, P.ESME_RSYSERR}
+
+_RECEIPT = re.compile(rb"(?:^|\s)id:(\S+).*?\sstat:(\w+)", re.DOTALL)
+_DELIVER_SM_RESP = struct.Struct(">LLLLB")  # header and an empty message_id
+_READ_SIZE = 1 << 20
+
+
+class SmppError(OSError):
+    """The SMSC broke the protocol, refused the bind, or ended the session."""
 
 
 class SmppOptions(AdapterOptions):
@@ -67,19 +68,10 @@ class SmppOptions(AdapterOptions):
     password: str = ""
     system_type: str = ""
     source_addr: str = Field("BE-Alert", description="Sender shown on phones (alphanumeric).")
-    window: int = Field(100, ge=1, description="Most submit_sm awaiting their response.")
-
-
-class _Submits:
-    """Several ``submit_sm`` PDUs written at once through the client's :meth:`send_pdu`."""
-
-    command = "submit_sm"
-
-    def __init__(self, data: bytes):
-        self.data = data
-
-    def generate(self) -> bytes:
-        return self.data
+    window: int = Field(100, ge=1, description="Most submit_sm awaiting their response, per bind.")
+    binds: int = Field(
+        1, ge=1, le=64, description="Transceiver connections used together (if the SMSC allows)."
+    )
 
 
 def _cstring(value: str) -> bytes:
@@ -94,19 +86,84 @@ def parse_receipt(text: bytes) -> tuple[str, str] | None:
     >>> parse_receipt(b"id:7f sub:001 dlvrd:001 submit date:2501011200 "
     ...               b"done date:2501011200 stat:DELIVRD err:000 text:")
     ('7f', 'DELIVRD')
+    >>> parse_receipt(b"hello") is None
+    True
     """
-    fields = {}
-    for part in text.decode("ascii", "replace").split():
-        name, sep, value = part.partition(":")
-        if sep and name in ("id", "stat"):
-            fields[name] = value
-    if "id" not in fields or "stat" not in fields:
+    found = _RECEIPT.search(text)
+    if found is None:
         return None
-    return fields["id"], fields["stat"]
+    return found[1].decode("ascii", "replace"), found[2].decode("ascii", "replace")
+
+
+def _receipt_text(body: bytes) -> bytes | None:
+    """The text of a deliver_sm that is a delivery receipt (SMPP 3.4 section 4.6.1), else
+    None: ``short_message``, or the ``message_payload`` parameter when that is empty."""
+    pos = body.index(b"\0") + 3  # service_type, source TON and NPI
+    pos = body.index(b"\0", pos) + 3  # source_addr, destination TON and NPI
+    pos = body.index(b"\0", pos) + 1  # destination_addr
+    if not body[pos] & P.ESM_DELIVERY_RECEIPT:
+        return None
+    pos = body.index(b"\0", pos + 3) + 1  # esm_class, protocol_id, priority, schedule
+    pos = body.index(b"\0", pos) + 6  # validity, registered, replace, coding, default id
+    size = body[pos - 1]  # sm_length
+    if size:
+        return body[pos : pos + size]
+    pos += size
+    while pos + 4 <= len(body):
+        tag, size = struct.unpack_from(">HH", body, pos)
+        if tag == P.MESSAGE_PAYLOAD:
+            return body[pos + 4 : pos + 4 + size]
+        pos += 4 + size
+    return b""
+
+
+class _Link:
+    """One bound transceiver connection: non-blocking socket, bytes to write, bytes read
+    but not yet a whole PDU, and the submits awaiting their response."""
+
+    def __init__(self, sock: socket.socket):
+        self.sock = sock
+        self.out = bytearray()
+        self.inp = bytearray()
+        self.seq = 0
+        self.pending: dict[int, int] = {}  # sequence number -> message index
+
+    def next_seq(self) -> int:
+        self.seq = self.seq % 0x7FFFFFFF + 1
+        return self.seq
+
+    def receive(self) -> list[tuple[int, int, int, bytes]]:
+        """Every whole PDU readable now; :class:`SmppError` when the SMSC closed."""
+        try:
+            data = self.sock.recv(_READ_SIZE)
+        except BlockingIOError:
+            return []
+        if not data:
+            raise SmppError("the SMSC closed the connection")
+        self.inp += data
+        try:
+            pdus, used = P.split(self.inp)
+        except ValueError as error:
+            raise SmppError(str(error)) from None
+        del self.inp[:used]
+        return pdus
+
+    def flush(self) -> None:
+        """Write what the socket takes now."""
+        if self.out:
+            try:
+                sent = self.sock.send(self.out)
+            except BlockingIOError:
+                return
+            del self.out[:sent]
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.sock.close()
 
 
 class SmppAdapter(Adapter):
-    """Sends SMS through one SMPP transceiver bind (re-bound when lost)."""
+    """Sends SMS through ``binds`` SMPP transceiver binds (re-bound when lost)."""
 
     name = "smpp"
     Options = SmppOptions
@@ -114,10 +171,10 @@ class SmppAdapter(Adapter):
 
     def __init__(self, options: SmppOptions):
         super().__init__(options)
-        self._client: smpplib.client.Client | None = None
+        self._links: list[_Link] = []
         self._lock = threading.Lock()
         self._receipts: list[Receipt] = []
-        self._encoded: dict[int, tuple[int, bytes, bool]] = {}
+        self._encoded: dict[int, tuple[bytes, bytes]] = {}
 
     async def send(self, batch: Batch) -> Result:
         return await asyncio.to_thread(self._send, batch)
@@ -130,73 +187,88 @@ class SmppAdapter(Adapter):
 
     # -- blocking part, in a worker thread -----------------------------------------------
 
-    def _connect(self) -> smpplib.client.Client:
-        if self._client is None:
-            o = self.options
-            client = smpplib.client.Client(
-                o.host,
-                o.port,
-                timeout=o.timeout_s,
-                logger_name=_WIRE_LOG,
-                allow_unknown_opt_params=True,
+    def _bind(self) -> _Link:
+        o = self.options
+        sock = socket.create_connection((o.host, o.port), timeout=o.timeout_s)
+        link = _Link(sock)
+        try:
+            body = (
+                _cstring(o.system_id)
+                + _cstring(o.password)
+                + _cstring(o.system_type)
+                + struct.pack(">BBB", P.INTERFACE_VERSION, 0, 0)
+                + b"\0"  # address_range
             )
-            client.connect()
-            try:
-                client.bind_transceiver(
-                    system_id=o.system_id, password=o.password, system_type=o.system_type
-                )
-            except Exception:
-                client.disconnect()
-                raise
-            self._client = client
-        return self._client
+            seq = link.next_seq()
+            sock.sendall(P.pdu(P.BIND_TRANSCEIVER, 0, seq, body))
+            status = self._await(link, P.BIND_TRANSCEIVER | P.RESP, seq)
+            if status != P.ESME_ROK:
+                raise SmppError(f"bind refused: {_status(status)}")
+        except BaseException:
+            link.close()
+            raise
+        sock.setblocking(False)
+        return link
+
+    def _await(self, link: _Link, command: int, seq: int) -> int:
+        """Status of the response ``command`` to ``seq`` on a blocking link; other PDUs
+        are left unanswered (an SMSC resends unacknowledged receipts)."""
+        while True:
+            for got, status, got_seq, _ in link.receive():
+                if got_seq == seq and got in (command, P.GENERIC_NACK):
+                    return status
+
+    def _connect(self) -> list[_Link]:
+        while len(self._links) < self.options.binds:
+            self._links.append(self._bind())
+        return self._links
 
     def _disconnect(self) -> None:
         with self._lock:
-            if self._client is not None:
-                with contextlib.suppress(*_LINK_ERRORS):
-                    self._client.unbind()
-                self._drop()
+            for link in self._links:
+                with contextlib.suppress(OSError):
+                    link.sock.setblocking(True)
+                    link.sock.settimeout(min(self.options.timeout_s, 5.0))
+                    link.sock.sendall(bytes(link.out))
+                    seq = link.next_seq()
+                    link.sock.sendall(P.pdu(P.UNBIND, 0, seq))
+                    self._await(link, P.UNBIND | P.RESP, seq)
+            self._drop()
 
     def _drop(self) -> None:
-        if self._client is not None:
-            with contextlib.suppress(*_LINK_ERRORS):
-                self._client.disconnect()
-            self._client = None
+        for link in self._links:
+            link.close()
+        self._links = []
 
     def _encode(self, content) -> tuple[bytes, bytes]:
         """The fixed parts of a submit_sm body around the destination, per content: fields
-        before it, and the fields after it up to the optional parameters, text included.
-
-        Encoded once per content with :mod:`struct` (SMPP 3.4 section 4.4.1): the generic
-        per-field encoder of the client costs far more than the network per message."""
+        before it, and the fields after it up to the optional parameters, text included
+        (SMPP 3.4 section 4.4.1), encoded once per content."""
         found = self._encoded.get(id(content))
         if found is None:
-            o = self.options
             if content.encoding == "gsm7":
                 octets, coding = bytes(text_to_septets(content.text)), 0
             else:
                 octets, coding = text_to_ucs2(content.text), 8
             head = (
                 b"\0"  # service_type
-                + struct.pack(">BB", smpplib.consts.SMPP_TON_ALNUM, smpplib.consts.SMPP_NPI_UNK)
-                + _cstring(o.source_addr)
-                + struct.pack(">BB", smpplib.consts.SMPP_TON_INTL, smpplib.consts.SMPP_NPI_ISDN)
+                + struct.pack(">BB", P.TON_ALPHANUMERIC, P.NPI_UNKNOWN)
+                + _cstring(self.options.source_addr)
+                + struct.pack(">BB", P.TON_INTERNATIONAL, P.NPI_ISDN)
             )
-            fields = struct.pack(">BBB", 0, 0, 0) + b"\0\0"  # esm, protocol, priority, times
-            fields += struct.pack(
-                ">BBBB", smpplib.consts.SMPP_SMSC_DELIVERY_RECEIPT_BOTH, 0, coding, 0
-            )
+            # esm_class, protocol_id, priority, two empty times, a receipt whatever the
+            # outcome, replace_if_present, data_coding, sm_default_msg_id
+            fields = b"\0\0\0\0\0" + struct.pack(">BBBB", 0x01, 0, coding, 0)
             if content.units == 1 and len(octets) <= 254:
                 tail = fields + struct.pack(">B", len(octets)) + octets
             else:  # the SMSC splits a long text sent as message_payload
-                tail = fields + b"\0" + struct.pack(">HH", 0x0424, len(octets)) + octets
+                tail = fields + b"\0" + struct.pack(">HH", P.MESSAGE_PAYLOAD, len(octets)) + octets
             found = (head, tail)
             self._encoded[id(content)] = found
         return found
 
-    def _submit(self, client: smpplib.client.Client, batch: Batch, i: int) -> tuple[int, bytes]:
-        """Sequence number and bytes of message ``i``'s submit_sm."""
+    def _submit(self, link: _Link, batch: Batch, i: int) -> bytes:
+        """Message ``i``'s submit_sm on ``link``, awaiting its response from now."""
         head, tail = self._encode(batch.contents[batch.languages[i]])
         key = batch.keys[i].encode()
         body = (
@@ -206,89 +278,116 @@ class SmppAdapter(Adapter):
             + struct.pack(">HH", KEY_TAG, len(key))
             + key
         )
-        seq = client.next_sequence()
-        return seq, struct.pack(">LLLL", 16 + len(body), 0x00000004, 0, seq) + body
+        seq = link.next_seq()
+        link.pending[seq] = i
+        return P.HEADER.pack(16 + len(body), P.SUBMIT_SM, 0, seq) + body
 
     def _send(self, batch: Batch) -> Result:
         status: list[str | None] = [None] * len(batch)
         detail: list[str | None] = [None] * len(batch)
         with self._lock:
             try:
-                client = self._connect()
-            except _LINK_ERRORS as e:
+                links = self._connect()
+            except (OSError, SmppError) as e:
                 self._drop()
                 return Result.all(len(batch), RETRY, f"SMSC bind failed: {_describe(e)}")
-            pending: dict[int, int] = {}
-            nxt = 0
+            window = self.options.window
+            # Message i goes to link i % binds, in order.
+            todo = [iter(range(k, len(batch), len(links))) for k in range(len(links))]
+            left = len(batch)
+            selector = selectors.DefaultSelector()
             try:
-                while nxt < len(batch) or pending:
-                    window = []
-                    while nxt < len(batch) and len(pending) < self.options.window:
-                        seq, data = self._submit(client, batch, nxt)
-                        pending[seq] = nxt
-                        window.append(data)
-                        nxt += 1
-                    if window:
-                        client.send_pdu(_Submits(b"".join(window)))
-                    pdu = client.read_pdu()
-                    if pdu.command == "submit_sm_resp":
-                        i = pending.pop(pdu.sequence, None)
-                        if i is not None:
-                            status[i], detail[i] = _submit_outcome(pdu)
-                    else:
-                        self._handle(client, pdu)
-            except _LINK_ERRORS as error:
+                for link in links:
+                    selector.register(link.sock, selectors.EVENT_READ, link)
+                while left or any(link.out for link in links):
+                    for link, rest in zip(links, todo, strict=True):
+                        room = window - len(link.pending)
+                        if room > 0:
+                            link.out += b"".join(
+                                self._submit(link, batch, i) for i in itertools.islice(rest, room)
+                            )
+                        link.flush()
+                        selector.modify(
+                            link.sock,
+                            selectors.EVENT_READ | (selectors.EVENT_WRITE if link.out else 0),
+                            link,
+                        )
+                    ready = selector.select(self.options.timeout_s)
+                    if not ready:
+                        raise TimeoutError(f"no answer within {self.options.timeout_s:g} s")
+                    for key, events in ready:
+                        link = key.data
+                        if events & selectors.EVENT_READ:
+                            left -= self._handle(link, link.receive(), status, detail)
+                        link.flush()
+            except (OSError, SmppError) as error:
                 self._drop()
                 reason = f"SMSC connection lost: {_describe(error)}"
                 for i in range(len(batch)):
                     if status[i] is None:
                         status[i], detail[i] = RETRY, reason
+            finally:
+                selector.close()
+                for link in self._links:
+                    link.pending.clear()
         return Result(status, detail)
 
-    def _handle(self, client: smpplib.client.Client, pdu) -> None:
-        """A PDU other than a submit response: receipts, enquire_link, unbind."""
-        if pdu.command == "deliver_sm":
-            receipt = parse_receipt(pdu.short_message or b"")
-            if receipt is not None:
-                ref, stat = receipt
-                ok = stat == "DELIVRD"
-                self._receipts.append(
-                    Receipt(ref, DELIVERED if ok else FAILED, None if ok else f"SMSC {stat}")
-                )
-            resp = smpplib.smpp.make_pdu("deliver_sm_resp", client=client)
-            resp.sequence = pdu.sequence
-            client.send_pdu(resp)
-        elif pdu.command == "enquire_link":
-            resp = smpplib.smpp.make_pdu("enquire_link_resp", client=client)
-            resp.sequence = pdu.sequence
-            client.send_pdu(resp)
-        elif pdu.command == "unbind":
-            resp = smpplib.smpp.make_pdu("unbind_resp", client=client)
-            resp.sequence = pdu.sequence
-            client.send_pdu(resp)
-            self._drop()
+    def _handle(self, link: _Link, pdus, status=None, detail=None) -> int:
+        """Act on PDUs received on ``link``: submit outcomes into ``status`` and ``detail``,
+        receipts collected and acknowledged, the SMSC's enquire_link and unbind answered.
+        Returns how many submits were answered."""
+        answered = 0
+        receipts = self._receipts
+        for command, code, seq, body in pdus:
+            if command == P.SUBMIT_SM_RESP or command == P.GENERIC_NACK:
+                i = link.pending.pop(seq, None)
+                if i is None or status is None:
+                    continue
+                answered += 1
+                if code == P.ESME_ROK:
+                    status[i] = SENT
+                    detail[i] = body.split(b"\0", 1)[0].decode("latin-1")
+                else:
+                    status[i] = RETRY if code in RETRY_STATUSES else FAILED
+                    detail[i] = f"SMSC refused: {_status(code)}"
+            elif command == P.DELIVER_SM:
+                text = _receipt_text(body)
+                receipt = None if text is None else parse_receipt(text)
+                if receipt is not None:
+                    ref, stat = receipt
+                    ok = stat == "DELIVRD"
+                    receipts.append(
+                        Receipt(ref, DELIVERED if ok else FAILED, None if ok else f"SMSC {stat}")
+                    )
+                link.out += _DELIVER_SM_RESP.pack(17, P.DELIVER_SM_RESP, 0, seq, 0)
+            elif command == P.ENQUIRE_LINK:
+                link.out += P.pdu(P.ENQUIRE_LINK | P.RESP, 0, seq)
+            elif command == P.UNBIND:
+                link.out += P.pdu(P.UNBIND | P.RESP, 0, seq)
+                link.flush()
+                raise SmppError("the SMSC unbound")
+            elif not command & P.RESP:
+                link.out += P.pdu(P.GENERIC_NACK, P.ESME_RINVCMDID, seq)
+        return answered
 
     def _poll(self) -> list[Receipt]:
         with self._lock:
             try:
-                client = self._connect()
-                while self._client is not None:
-                    readable, _, _ = select.select([client._socket], [], [], 0)
-                    if not readable:
-                        break
-                    self._handle(client, client.read_pdu())
-            except _LINK_ERRORS:
+                for link in self._connect():
+                    while True:
+                        pdus = link.receive()
+                        if not pdus:
+                            break
+                        self._handle(link, pdus)
+                    link.flush()
+            except (OSError, SmppError):
                 self._drop()
             out, self._receipts = self._receipts, []
         return out
 
 
-def _submit_outcome(pdu) -> tuple[str, str | None]:
-    if pdu.status == smpplib.consts.SMPP_ESME_ROK:
-        ref = pdu.message_id
-        return SENT, ref.decode() if isinstance(ref, bytes) else ref
-    reason = f"SMSC refused: command_status 0x{pdu.status:08x} ({pdu.get_status_desc()})"
-    return (RETRY if pdu.status in RETRY_STATUSES else FAILED), reason
+def _status(code: int) -> str:
+    return f"command_status 0x{code:08x} ({P.status_name(code)})"
 
 
 def _describe(error: Exception) -> str:
