@@ -296,8 +296,18 @@ def test_sample_counts_are_k_anonymous(sample_feed, cells):
 # -- errors ----------------------------------------------------------------------------------
 
 
-def test_a_directory_without_feed_json_is_refused(tmp_path):
-    with pytest.raises(FeedError, match=r"has no _feed\.json"):
+@pytest.mark.parametrize(
+    ("description", "message"),
+    [
+        (None, r"has no _feed\.json"),
+        ({"format": "other/1"}, "format 'other/1'"),
+        ({"format": "geoalert-events/1"}, "not a feed description .*shards"),
+    ],
+)
+def test_a_directory_that_is_not_a_feed_is_refused(tmp_path, description, message):
+    if description is not None:
+        (tmp_path / "_feed.json").write_text(json.dumps(description))
+    with pytest.raises(FeedError, match=message):
         Feed.open(tmp_path)
 
 

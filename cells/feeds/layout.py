@@ -99,10 +99,18 @@ class Feed:
         meta = path / FEED_FILE
         if not meta.is_file():
             raise FeedError(f"{path} is not an event feed: it has no {FEED_FILE}")
-        info = json.loads(meta.read_text())
-        if info.get("format") != FORMAT:
-            raise FeedError(f"{meta}: format {info.get('format')!r}, expected {FORMAT!r}")
-        shards = int(info["shards"])
+        try:
+            info = json.loads(meta.read_text())
+            if info.get("format") != FORMAT:
+                raise FeedError(f"{meta}: format {info.get('format')!r}, expected {FORMAT!r}")
+            shards = int(info["shards"])
+            buckets = info["buckets"]
+            times = pd.DatetimeIndex(pd.to_datetime(buckets["times"])).tz_convert(TIMEZONE)
+            length = pd.Timedelta(buckets["length"])
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            if isinstance(exc, FeedError):
+                raise
+            raise FeedError(f"{meta}: not a feed description ({exc!r})") from exc
         files: dict[tuple[int, int], list[Path]] = {}
         for file in sorted(path.rglob("*.parquet")):
             relative = file.relative_to(path).as_posix()
@@ -116,12 +124,11 @@ class Feed:
                 raise FeedError(f"{file}: shard {shard}, but {meta} states {shards} shards")
             hour = pd.Timestamp(match[1], tz="UTC").value // (HOUR_MS * 1_000_000)
             files.setdefault((int(hour), shard), []).append(file)
-        buckets = info["buckets"]
         return cls(
             path=path,
             shards=shards,
-            bucket_times=pd.DatetimeIndex(pd.to_datetime(buckets["times"])).tz_convert(TIMEZONE),
-            bucket_length=pd.Timedelta(buckets["length"]),
+            bucket_times=times,
+            bucket_length=length,
             files=files,
             info=info,
         )

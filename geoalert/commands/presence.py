@@ -84,6 +84,8 @@ def build(
     cells = cells or events.parent / "cells.parquet"
     if not cells.is_file():
         raise typer.BadParameter(f"{cells} is not a file", param_hint="--cells")
+    if not out.parent.is_dir():
+        raise typer.BadParameter(f"{out.parent} is not a directory", param_hint="--out")
     try:
         feed = Feed.open(events)
         table = read_cells(cells)
