@@ -215,6 +215,19 @@ def test_failing_provider_retries_then_fails_with_reason_and_other_channels_go_o
     assert reason.startswith("SMTP 550") and refused not in reason and n == 1
 
 
+def test_sms_over_several_binds_with_small_windows_is_sent_once(engine, servers) -> None:
+    smsc, http, smtp = servers
+    smsc.fail_statuses.extend([0x58, 0x14, 0x0B])  # throttled, queue full, bad destination
+    spec = CampaignSpec(zone={"area": "04000"}, channels=["sms"], texts=TEXTS)
+    record = service.accept(engine, spec, key_name="test")
+    sms_options = {"binds": 3, "window": 2, "batch": 17}
+    report = run(engine, record.campaign_id, providers_for(smsc, http, smtp, sms=sms_options))
+    sms = report["channels"]["sms"]
+    assert smsc.binds == 3 and smsc.duplicates == 0
+    assert sms["delivered"] == sms["messages"] - 1 == len(smsc.unique)
+    assert sms["failed_reasons"] == {"SMSC refused: command_status 0x0000000b (ESME_RINVDSTADR)": 1}
+
+
 def test_provider_time_out_is_retried_then_failed(engine, servers) -> None:
     smsc, http, smtp = servers
     http.delay_s = 0.5
