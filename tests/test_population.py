@@ -251,7 +251,7 @@ OPERATORS = {"01": "Proximus", "10": "Orange Belgium", "20": "Telenet/BASE"}
     st.integers(1, 100),
 )
 def test_no_published_count_is_below_k(people, devices, roamers, noise, k):
-    pub = Publisher(k=k, secret=b"s")
+    pub = Publisher(k=k)
     out = pub.publish(_raw(people, devices, roamers), noise, noise**2, 1.2, OPERATORS)
     counts = [out["estimate"], *out["by_operator"].values(), *out["roamers_by_country"].values()]
     assert all(c is None or c >= k for c in counts)
@@ -260,7 +260,7 @@ def test_no_published_count_is_below_k(people, devices, roamers, noise, k):
 
 
 def test_published_numbers_are_rounded_to_a_step_growing_with_uncertainty():
-    pub = Publisher(k=15, secret=b"s")
+    pub = Publisher(k=15)
     small = pub.publish(_raw(800.0), 3.0, 225.0, 1.2, OPERATORS)
     large = pub.publish(_raw(80_000.0), -30.0, 22500.0, 1.2, OPERATORS)
     for out in (small, large):
@@ -294,7 +294,7 @@ def test_differencing_overlapping_zones_reveals_nothing_below_k():
 
     def attack(noise_sd: float) -> np.ndarray:
         field = NoiseField(grid, b"secret", sd=noise_sd)
-        pub = Publisher(k=15, secret=b"secret")
+        pub = Publisher(k=15)
 
         def published(zone) -> int:
             edges, _ = polygon_edges(np.array([zone]))
@@ -335,7 +335,7 @@ def test_interval_adds_its_signs_of_error_in_quadrature():
 
 
 def test_same_question_same_answer():
-    pub = Publisher(k=15, secret=b"s")
+    pub = Publisher(k=15)
     assert pub.publish(_raw(1234.5), 4.0, 225.0, 1.2, OPERATORS) == pub.publish(
         _raw(1234.5), 4.0, 225.0, 1.2, OPERATORS
     )

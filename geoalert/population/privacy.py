@@ -2,7 +2,7 @@
 
 FlowKit drops any aggregate below 15 subscribers; its users found that subtracting the counts of
 two overlapping areas still reveals a small group. Here every published number goes through
-three steps, so that such differences carry no information about a group smaller than k:
+three steps, so that such differences cannot single out a group smaller than k:
 
 1. **Consistent noise per tile.** Every tile of the grid carries a pseudo-random normal draw of
    standard deviation ``k`` people per time bucket, keyed by a secret (HMAC-SHA256), and a zone
@@ -94,13 +94,10 @@ class Publisher:
     ----------
     k : int
         k-anonymity threshold: no published count is below it.
-    secret : bytes
-        Key of the consistent noise; whoever knows it can remove the noise.
     interval : IntervalModel
     """
 
     k: int
-    secret: bytes
     interval: IntervalModel = field(default_factory=IntervalModel)
 
     def publish(

@@ -60,7 +60,7 @@ class PresentPopulation:
             digest = hashlib.sha256(index.presence.domestic.tobytes())
             digest.update(index.presence.roaming.tobytes())
             secret = digest.digest()
-        self._publisher = Publisher(k=k, secret=secret, interval=IntervalModel(level=level))
+        self._publisher = Publisher(k=k, interval=IntervalModel(level=level))
         self._noise = NoiseField(index.plan.grid, secret, sd=k if noise_sd is None else noise_sd)
 
     @classmethod
