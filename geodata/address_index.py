@@ -22,7 +22,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 # The project's exact-or-undecided orientation tests and flat zone rings.
-from cells.predicates import _orient, _point_in_rings, _segments_cross, flat_rings
+from cells.predicates import _orient, _point_in_rings, flat_rings
 
 __all__ = [
     "AddressIndex",
@@ -337,10 +337,9 @@ class AddressIndex:
             return AddressSelection(self, empty, empty, empty)
         x, y, ring_start = flat_rings(zone)
         grid = (self.x0, self.y0, self.width, self.height)
-        first, end, open_nodes, tested, status = _search(
+        first, end, open_nodes, points, doubtful = _search(
             np.array(zone.bounds), grid, self._cell_node, self.nodes, self.xy, x, y, ring_start
         )
-        points, doubtful = tested[status == 1], tested[status == UNDECIDED]
         if len(open_nodes) or len(doubtful):  # rare: GEOS decides exactly
             shapely.prepare(zone)
             box = self.nodes[open_nodes]
@@ -422,37 +421,46 @@ def _grown(a: np.ndarray, size: int) -> np.ndarray:
 
 
 @nb.njit(**_JIT)
-def _path_crossings(ox, oy, tx, ty, pool, first, count, x, y):
-    """Parity of the boundary segments ``pool[first:first + count]`` crossed by the path
-    o->t: 1 or 0, or ``UNDECIDED`` when a touching or near-collinear case cannot be told
-    (an end of the path on a segment among them)."""
-    parity = 0
-    for j in range(first, first + count):
-        k = pool[j]
-        crossed = _segments_cross(ox, oy, tx, ty, x[k], y[k], x[k + 1], y[k + 1])
-        if crossed == -1:
-            parity = UNDECIDED
-            break
-        parity ^= crossed
-    return parity
+def _states(ox, oy, state, segments, x, y, tx, ty, out):
+    """Set ``out[i]`` to whether point ``(tx[i], ty[i])`` is inside the zone (1, 0, or
+    ``UNDECIDED``), from the ``state`` of a point o: flipped by each of ``segments`` (all
+    those the paths from o can meet) that the path o->t crosses.
 
-
-@nb.njit(**_JIT)
-def _leaf_points(lo, hi, ox, oy, state, segments, x, y, xy, status):
-    """Set ``status[lo:hi]`` for the addresses of a leaf: 1 inside the zone, 0 outside,
-    ``UNDECIDED``: each has the ``state`` of the leaf's centre o, flipped by each of the
-    leaf's ``segments`` its path from o crosses. Written for every address, without
-    branching on the answer (which would mispredict half the time)."""
-    for p in range(lo, hi):
+    A path ending on the same side of a segment's line as o cannot meet it; otherwise it
+    crosses when the segment's ends lie on either side of the path. Written for every
+    point without branching on the answer (which would mispredict half the time).
+    """
+    side = np.empty(len(segments), dtype=np.int64)  # of o, from each segment's line
+    for j in range(len(segments)):
+        k = segments[j]
+        side[j] = _orient(x[k], y[k], x[k + 1], y[k + 1], ox, oy)
+    for i in range(len(tx)):
         inside = state
         for j in range(len(segments) if state != UNDECIDED else 0):
             k = segments[j]
-            crossed = _segments_cross(ox, oy, xy[p, 0], xy[p, 1], x[k], y[k], x[k + 1], y[k + 1])
-            if crossed == -1:
+            ax, ay, bx, by = x[k], y[k], x[k + 1], y[k + 1]
+            if (
+                max(ox, tx[i]) < min(ax, bx)
+                or max(ax, bx) < min(ox, tx[i])
+                or max(oy, ty[i]) < min(ay, by)
+                or max(ay, by) < min(oy, ty[i])
+            ):
+                continue
+            end = _orient(ax, ay, bx, by, tx[i], ty[i])
+            if side[j] == 0 or end == 0:
                 inside = UNDECIDED
                 break
-            inside ^= crossed
-        status[p - lo] = inside
+            if end == side[j]:
+                continue
+            first, second = (
+                _orient(ox, oy, tx[i], ty[i], ax, ay),
+                _orient(ox, oy, tx[i], ty[i], bx, by),
+            )
+            if first == 0 or second == 0:
+                inside = UNDECIDED
+                break
+            inside ^= first != second
+        out[i] = inside
 
 
 @nb.njit(**_JIT)
@@ -472,8 +480,8 @@ def _search(bounds, grid, cell_node, nodes, xy, x, y, ring_start):
         Position ranges of calm nodes inside the zone.
     open_nodes : ndarray of int64
         Calm nodes whose centre is undecided.
-    tested, status : ndarray of int64
-        Positions of the leaves' addresses, and whether each is inside (1, 0, ``UNDECIDED``).
+    points, doubtful : ndarray of int64
+        Positions of the leaves' addresses inside the zone, and of those undecided.
     """
     pool = np.empty(max(64, 2 * len(x)), dtype=np.int64)
     used = 0
@@ -529,32 +537,46 @@ def _search(bounds, grid, cell_node, nodes, xy, x, y, ring_start):
             state = _point_in_rings(ox, oy, x, y, ring_start, 0, len(ring_start) - 1)
         if row[6] >= 0:
             stack = _grown(stack, depth + 16)
-            for c in range(int(row[6]), int(row[6] + row[7])):
-                tx, ty = (nodes[c, 0] + nodes[c, 2]) * 0.5, (nodes[c, 1] + nodes[c, 3]) * 0.5
-                crossed = _path_crossings(ox, oy, tx, ty, pool, begin, met, x, y)
-                child = UNDECIDED if state == UNDECIDED or crossed == UNDECIDED else state ^ crossed
-                stack[depth : depth + 4] = (c, begin, met, child)
+            children = nodes[int(row[6]) : int(row[6] + row[7])]
+            states = np.empty(len(children), dtype=np.int64)
+            _states(
+                ox,
+                oy,
+                state,
+                pool[begin:used],
+                x,
+                y,
+                (children[:, 0] + children[:, 2]) * 0.5,
+                (children[:, 1] + children[:, 3]) * 0.5,
+                states,
+            )
+            for i in range(len(children)):
+                stack[depth : depth + 4] = (int(row[6]) + i, begin, met, states[i])
                 depth += 4
             continue
-        size = int(row[5] - row[4])
-        if n_tested + size > len(tested):
-            tested = _grown(tested, n_tested + size)
-            status = _grown(status, n_tested + size)
-        tested[n_tested : n_tested + size] = np.arange(int(row[4]), int(row[5]))
-        _leaf_points(
-            int(row[4]),
-            int(row[5]),
-            ox,
-            oy,
-            state,
-            pool[begin:used],
-            x,
-            y,
-            xy,
-            status[n_tested : n_tested + size],
-        )
-        n_tested += size
-    return first[:n_full], end[:n_full], open_nodes[:n_open], tested[:n_tested], status[:n_tested]
+        lo, hi = int(row[4]), int(row[5])
+        if n_tested + hi - lo > len(tested):
+            tested = _grown(tested, n_tested + hi - lo)
+            status = _grown(status, n_tested + hi - lo)
+        tested[n_tested : n_tested + hi - lo] = np.arange(lo, hi)
+        out = status[n_tested : n_tested + hi - lo]
+        _states(ox, oy, state, pool[begin:used], x, y, xy[lo:hi, 0], xy[lo:hi, 1], out)
+        n_tested += hi - lo
+    points = np.empty(n_tested, dtype=np.int64)
+    doubtful = np.empty(n_tested, dtype=np.int64)
+    n_points = n_doubtful = 0
+    for i in range(n_tested):  # compaction without branches
+        points[n_points] = tested[i]
+        doubtful[n_doubtful] = tested[i]
+        n_points += status[i] == 1
+        n_doubtful += status[i] == UNDECIDED
+    return (
+        first[:n_full],
+        end[:n_full],
+        open_nodes[:n_open],
+        points[:n_points],
+        doubtful[:n_doubtful],
+    )
 
 
 def _children(nodes: np.ndarray, keys: np.ndarray, level: int) -> np.ndarray:
