@@ -22,7 +22,7 @@ import pandas as pd
 import shapely
 
 from cells.selection import coverage_gap_shapes
-from geoalert.zones import Zone, ZoneError, from_metric, to_metric
+from geoalert.zones import Zone, ZoneError, from_metric
 
 if TYPE_CHECKING:
     from geoalert.engine import Engine, Resolution
@@ -67,7 +67,7 @@ def cells_frame(res: Resolution) -> gpd.GeoDataFrame:
     cells = _part(res, "cells")
     index, p = cells.cells.index, cells.positions
     metric = cells.cells.metric[p]
-    zone = to_metric(res.zone.geometry, cells.cells.metric_crs)
+    zone = res.zone.metric_in(cells.cells.metric_crs)
     shapely.prepare(zone)
     area = shapely.area(metric)
     inside = shapely.area(shapely.intersection(metric, zone))
@@ -99,7 +99,7 @@ def gaps_frame(res: Resolution) -> gpd.GeoDataFrame:
     """
     cells = _part(res, "cells")
     crs = cells.cells.metric_crs
-    zone = to_metric(res.zone.geometry, crs)
+    zone = res.zone.metric_in(crs)
     rows = []
     for op, positions in cells.by_operator().items():
         shapes = coverage_gap_shapes(cells.cells.metric, positions, zone)

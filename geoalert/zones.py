@@ -22,7 +22,7 @@ from __future__ import annotations
 import numbers
 import struct
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property, lru_cache
 from itertools import chain
 
@@ -74,9 +74,28 @@ class Zone:
     metric_crs: str = "EPSG:3812"
 
     @cached_property
+    def metric(self) -> BaseGeometry:
+        """The zone in :attr:`metric_crs` (metres), valid: the one geometry on which every
+        area, overlap and gap is measured.
+
+        Projection can move a vertex lying within rounding of another edge to its other
+        side, so a polygon valid in lon/lat may self-intersect in metres; it is repaired
+        here, once, with ``make_valid`` (polygonal parts kept; possibly empty).
+        """
+        metric = to_metric(self.geometry, self.metric_crs)
+        if shapely.is_valid(metric):
+            return metric
+        polygons, _ = _polygons_of_repair(metric)
+        return _union(list(polygons)) if len(polygons) else shapely.Polygon()
+
+    def metric_in(self, crs: str) -> BaseGeometry:
+        """:attr:`metric` in the metric ``crs`` (cached when it is :attr:`metric_crs`)."""
+        return self.metric if crs == self.metric_crs else replace(self, metric_crs=crs).metric
+
+    @cached_property
     def area_km2(self) -> float:
-        """Area in km², measured in :attr:`metric_crs` when first asked for."""
-        return float(shapely.area(to_metric(self.geometry, self.metric_crs))) / 1e6
+        """Area in km², measured on :attr:`metric` when first asked for."""
+        return float(shapely.area(self.metric)) / 1e6
 
     def to_dict(self) -> dict:
         """``{"geometry": GeoJSON in full float precision, "area_km2", "warnings"}``."""
@@ -242,12 +261,11 @@ class _Reader:
         reason = shapely.is_valid_reason(geometry)
         if reason == "Valid Geometry":
             return geometry
-        parts = shapely.get_parts(shapely.get_parts(shapely.make_valid(geometry)))
-        polygons = parts[shapely.get_type_id(parts) == shapely.GeometryType.POLYGON]
+        polygons, dropped = _polygons_of_repair(geometry)
         if not polygons.size:
             raise ZoneError(f"{_where(path)}the polygon has no area ({_reason(reason)})")
         self.warn(f"{_where(path)}{_reason(reason)}; the polygon was repaired with make_valid")
-        if len(polygons) < len(parts):
+        if dropped:
             self.warn(f"{_where(path)}lines or points without area left by the repair were dropped")
         return _union(list(polygons))
 
@@ -357,6 +375,13 @@ def parse_zone(
     if extent is not None:
         _check_extent(geometry, extent, settings.zone_extent_margin_deg)
     return Zone(geometry, tuple(reader.warnings), settings.metric_crs)
+
+
+def _polygons_of_repair(geometry: BaseGeometry) -> tuple[np.ndarray, bool]:
+    """The polygons of ``make_valid(geometry)``, and whether it also left lines or points."""
+    parts = shapely.get_parts(shapely.get_parts(shapely.make_valid(geometry)))
+    polygons = parts[shapely.get_type_id(parts) == shapely.GeometryType.POLYGON]
+    return polygons, len(polygons) < len(parts)
 
 
 def _union(geometries: list[BaseGeometry]) -> BaseGeometry:

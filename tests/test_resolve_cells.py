@@ -267,6 +267,72 @@ def test_warning_area_covers_a_detailed_zone_within_the_vertex_limit(engine):
     assert area.covers(engine.areas["20001"])
 
 
+#: Valid in lon/lat, self-intersecting once projected to EPSG:3812 (a vertex within rounding
+#: of another edge).
+NEAR_DEGENERATE = {
+    "type": "Polygon",
+    "coordinates": [
+        [
+            [4.338177, 50.802968],
+            [4.356142, 50.794644],
+            [4.374106, 50.802968],
+            [4.338177, 50.786319],
+            [4.338177, 50.802968],
+        ]
+    ],
+}
+
+
+def _resolves_to_plain_json(engine, zone) -> None:
+    """Every policy's result and gap shapes come out for an accepted zone, with sane areas."""
+    try:
+        parsed = engine.zone(zone)
+    except ZoneError:
+        return
+    for policy in ("intersects", "overlap>=0.5", "centroid"):
+        res = engine.resolve(parsed, include=["cells"], policy=policy)
+        out = res.to_dict()
+        assert json.loads(json.dumps(out)) == out
+        for entry in out["operators"].values():
+            assert 0 <= entry["undershoot_km2"] <= parsed.area_km2 * (1 + 1e-9)
+            assert entry["overshoot_km2"] >= 0
+        assert len(res.gaps_frame()) == 2 * len(out["operators"])
+
+
+def test_zone_self_intersecting_in_metres_resolves(engine):
+    zone = engine.zone(NEAR_DEGENERATE)
+    assert zone.geometry.is_valid and not shapely.is_valid(
+        geoalert.zones.to_metric(zone.geometry, "EPSG:3812")
+    )
+    assert engine.resolve(zone, include=["cells"]).to_dict()["cells"]  # cells are selected
+    _resolves_to_plain_json(engine, zone)
+
+
+@st.composite
+def near_degenerate_rings(draw) -> dict:
+    """A ring A, P, B, C with P on the edge B-C, rounded to a few decimals or moved by a few
+    units in the last place: vertices on or within rounding of another edge."""
+    coordinate = st.tuples(st.floats(4.2, 4.6), st.floats(50.7, 50.9))
+    a, b, c = (np.array(draw(coordinate)) for _ in range(3))
+    t = draw(st.floats(0.05, 0.95))
+    p = b + t * (c - b)
+    if draw(st.booleans()):
+        p = np.round(p, draw(st.integers(5, 9)))
+    else:
+        p = p + np.array(draw(st.tuples(st.integers(-4, 4), st.integers(-4, 4)))) * np.spacing(p)
+    ring = [a, p, b, c] if draw(st.booleans()) else [a, b, p, c]
+    ring = [[float(x), float(y)] for x, y in ring]
+    return {"type": "Polygon", "coordinates": [[*ring, ring[0]]]}
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(zone=near_degenerate_rings())
+def test_near_degenerate_zones_always_resolve(engine, zone):
+    _resolves_to_plain_json(engine, zone)
+
+
 def test_empty_result(engine):
     zone = {"circle": {"lon": 5.9, "lat": 50.3, "radius_m": 500}}  # outside the cells' box
     out = engine.resolve(zone, include=["cells"]).to_dict()

@@ -117,6 +117,31 @@ def test_to_dict_has_full_precision():
     assert set(out) == {"geometry", "area_km2", "warnings"}
 
 
+#: Valid in lon/lat, self-intersecting once projected: the vertex (4.356142, 50.794644) lies
+#: within rounding of the edge from (4.374106, 50.802968) to (4.338177, 50.786319).
+NEAR_DEGENERATE = with_ring(
+    [
+        [4.338177, 50.802968],
+        [4.356142, 50.794644],
+        [4.374106, 50.802968],
+        [4.338177, 50.786319],
+        [4.338177, 50.802968],
+    ]
+)
+
+
+def test_metric_geometry_is_repaired_once_when_projection_makes_it_self_intersect():
+    zone = parse(NEAR_DEGENERATE)
+    assert zone.geometry.is_valid and not zone.warnings
+    assert not to_metric(zone.geometry, "EPSG:3812").is_valid  # the case under test
+    assert zone.metric.is_valid and zone.metric.geom_type in ("Polygon", "MultiPolygon")
+    # The repair only settles a sliver where the vertex crossed the edge.
+    projected = to_metric(zone.geometry, "EPSG:3812")
+    assert zone.area_km2 == pytest.approx(abs(shapely.area(projected)) / 1e6, rel=1e-3)
+    assert zone.metric_in("EPSG:3812") is zone.metric
+    assert zone.metric_in("EPSG:31370").is_valid
+
+
 @given(
     st.lists(
         st.tuples(st.floats(2.6, 6.3), st.floats(49.6, 51.4)), min_size=3, max_size=30, unique=True

@@ -84,9 +84,7 @@ def resolve(
     for op in operators:
         groups.setdefault(chosen[op], []).append(op)
     zone_metric = (
-        to_metric(zone.geometry, cells.metric_crs)
-        if any(p.kind == "overlap" for p in groups)
-        else None
+        zone.metric_in(cells.metric_crs) if any(p.kind == "overlap" for p in groups) else None
     )
     metric = cells.metric if zone_metric is not None else None
     asked = None if request.operators is None else list(operators)
@@ -156,7 +154,7 @@ class CellsResult:
 
     def gaps(self) -> dict[str, tuple[float, float]]:
         """Overshoot and undershoot in km² of each operator's selection."""
-        zone_metric = to_metric(self.zone.geometry, self.cells.metric_crs)
+        zone_metric = self.zone.metric_in(self.cells.metric_crs)
         return {
             op: coverage_gaps(self.cells.metric, positions, zone_metric)
             for op, positions in self.by_operator().items()
