@@ -46,4 +46,7 @@ def serve(
         workers=workers,
         access_log=access_log,
         log_level="info",
+        # A worker opening a national world spends long stretches in C calls that hold the
+        # GIL, so its health-check thread may not answer within uvicorn's default 5 s.
+        timeout_worker_healthcheck=120,
     )
