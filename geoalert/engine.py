@@ -23,7 +23,7 @@ from shapely.geometry.base import BaseGeometry
 
 from geoalert import frames
 from geoalert.groups import GroupsOnly, GroupsResolution, resolve_groups
-from geoalert.parts import PARTS, Part, PartResult, Request, load_part
+from geoalert.parts import PARTS, Part, PartResult, Request, SharedReads, load_part
 from geoalert.settings import Settings, get_settings
 from geoalert.zones import Zone, ZoneError, parse_zone
 from geodata.stores import open_store
@@ -111,16 +111,25 @@ class Engine:
         """
         settings = settings or get_settings()
         store = open_store(data_dir, db, metric_crs=settings.metric_crs)
-        areas = store.read_areas()
         names = _known(include, "include") if include is not None else list(PARTS)
         # Parts a loaded part requires are loaded too (``contacts`` needs ``addresses``).
         names = list(dict.fromkeys(r for n in names for r in (*load_part(n).requires, n)))
-        indexes = {name: load_part(name).load(store, settings) for name in names}
+        parts = [load_part(name) for name in names]
+        shared = SharedReads(store, [("areas",), *(part.reads for part in parts)])
+        areas = shared.read_areas()
+        shared.done(("areas",))
+        # Parts reading more layers load first: a part that declares a layer it then reads
+        # another way (population takes address points straight from an embedded world's
+        # file) leaves the layer to a single later reader, which reads it without keeping it.
+        built = {}
+        for part in sorted(parts, key=lambda part: -len(part.reads)):
+            built[part.name] = part.load(shared, settings)
+            shared.done(part.reads)
         return cls(
             store,
             dict(zip(areas["code"], areas.geometry.values, strict=True)),
             tuple(float(v) for v in areas.total_bounds),
-            indexes,
+            {name: built[name] for name in names},
             settings,
         )
 

@@ -53,4 +53,4 @@ def resolve(
     return AddressesResult(index.select(zone.geometry))
 
 
-PART = Part("addresses", load, resolve)
+PART = Part("addresses", load, resolve, reads=("addresses",))

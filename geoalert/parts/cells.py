@@ -185,4 +185,4 @@ class CellsResult:
         return {"cells": listed, "operators": operators}
 
 
-PART = Part("cells", load, resolve)
+PART = Part("cells", load, resolve, reads=("cells",))

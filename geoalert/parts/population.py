@@ -49,4 +49,4 @@ def resolve(
     return PopulationResult(population.resolve(zone.geometry, request.at, operators=operators))
 
 
-PART = Part("population", load, resolve)
+PART = Part("population", load, resolve, reads=("cells", "presence", "addresses", "areas"))
