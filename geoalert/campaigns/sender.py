@@ -149,10 +149,12 @@ class Sender:
             )
         finally:
             flusher.cancel()
-            for adapter in self.adapters.values():
-                await adapter.close()
-            await self._step()
-            self._db.shutdown(wait=True)
+            try:
+                await self._step()  # before closing: receipts are acknowledged once written
+            finally:
+                for adapter in self.adapters.values():
+                    await adapter.close()
+                self._db.shutdown(wait=True)
         if self._cancelled:
             self.store.close_cancelled(self.campaign_id)
             return False

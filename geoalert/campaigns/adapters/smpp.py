@@ -14,9 +14,10 @@ a crash.
 
 ``submit_sm_resp`` with status 0 -> sent (its message id awaits a receipt); throttling,
 a full queue or a system error -> retry; any other status -> failed. ``deliver_sm``
-delivery receipts (``stat:DELIVRD`` or another final state) become receipts; they are
-acknowledged after being recorded, so an SMSC resends those a lost connection left
-unacknowledged.
+delivery receipts (``stat:DELIVRD`` or another final state) become receipts. A receipt is
+acknowledged (``deliver_sm_resp``) only at the poll after the one that returned it, once the
+sender has written it: receipts of a sender killed before that are resent by the SMSC to the
+next bind.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import logging
 import re
 import selectors
 import socket
@@ -48,6 +50,8 @@ from geoalert.campaigns.smpp_pdu import KEY_TAG
 from geoalert.messages.alphabet import text_to_septets, text_to_ucs2
 
 __all__ = ["KEY_TAG", "SmppAdapter", "SmppOptions", "parse_receipt"]
+
+log = logging.getLogger("geoalert.campaigns")
 
 #: Statuses after which a submit may succeed later.
 RETRY_STATUSES = {P.ESME_RTHROTTLED, P.ESME_RMSGQFUL, P.ESME_RSYSERR}
@@ -174,6 +178,8 @@ class SmppAdapter(Adapter):
         self._links: list[_Link] = []
         self._lock = threading.Lock()
         self._receipts: list[Receipt] = []
+        self._held: list[tuple[_Link, int]] = []  # deliver_sm of self._receipts, not acked
+        self._handed: list[tuple[_Link, int]] = []  # deliver_sm of the last poll, not acked
         self._encoded: dict[int, tuple[bytes, bytes]] = {}
 
     async def send(self, batch: Batch) -> Result:
@@ -223,8 +229,17 @@ class SmppAdapter(Adapter):
             self._links.append(self._bind())
         return self._links
 
+    def _acknowledge(self) -> None:
+        """Queue the acknowledgements of the receipts the last poll returned (which the
+        sender writes before it polls again or closes)."""
+        for link, seq in self._handed:
+            if link in self._links:
+                link.out += _DELIVER_SM_RESP.pack(17, P.DELIVER_SM_RESP, 0, seq, 0)
+        self._handed = []
+
     def _disconnect(self) -> None:
         with self._lock:
+            self._acknowledge()
             for link in self._links:
                 with contextlib.suppress(OSError):
                     link.sock.setblocking(True)
@@ -288,7 +303,7 @@ class SmppAdapter(Adapter):
         with self._lock:
             try:
                 links = self._connect()
-            except (OSError, SmppError) as e:
+            except OSError as e:
                 self._drop()
                 return Result.all(len(batch), RETRY, f"SMSC bind failed: {_describe(e)}")
             window = self.options.window
@@ -320,7 +335,7 @@ class SmppAdapter(Adapter):
                         if events & selectors.EVENT_READ:
                             left -= self._handle(link, link.receive(), status, detail)
                         link.flush()
-            except (OSError, SmppError) as error:
+            except OSError as error:
                 self._drop()
                 reason = f"SMSC connection lost: {_describe(error)}"
                 for i in range(len(batch)):
@@ -334,7 +349,7 @@ class SmppAdapter(Adapter):
 
     def _handle(self, link: _Link, pdus, status=None, detail=None) -> int:
         """Act on PDUs received on ``link``: submit outcomes into ``status`` and ``detail``,
-        receipts collected and acknowledged, the SMSC's enquire_link and unbind answered.
+        receipts collected (acknowledged later, :meth:`_poll`), the SMSC's enquire_link and unbind answered.
         Returns how many submits were answered."""
         answered = 0
         receipts = self._receipts
@@ -351,15 +366,21 @@ class SmppAdapter(Adapter):
                     status[i] = RETRY if code in RETRY_STATUSES else FAILED
                     detail[i] = f"SMSC refused: {_status(code)}"
             elif command == P.DELIVER_SM:
-                text = _receipt_text(body)
+                try:
+                    text = _receipt_text(body)
+                except (ValueError, IndexError):  # acknowledged all the same: not resent
+                    log.warning("unreadable deliver_sm of %d octets ignored", len(body))
+                    text = None
                 receipt = None if text is None else parse_receipt(text)
-                if receipt is not None:
-                    ref, stat = receipt
-                    ok = stat == "DELIVRD"
-                    receipts.append(
-                        Receipt(ref, DELIVERED if ok else FAILED, None if ok else f"SMSC {stat}")
-                    )
-                link.out += _DELIVER_SM_RESP.pack(17, P.DELIVER_SM_RESP, 0, seq, 0)
+                if receipt is None:
+                    link.out += _DELIVER_SM_RESP.pack(17, P.DELIVER_SM_RESP, 0, seq, 0)
+                    continue
+                ref, stat = receipt
+                ok = stat == "DELIVRD"
+                receipts.append(
+                    Receipt(ref, DELIVERED if ok else FAILED, None if ok else f"SMSC {stat}")
+                )
+                self._held.append((link, seq))
             elif command == P.ENQUIRE_LINK:
                 link.out += P.pdu(P.ENQUIRE_LINK | P.RESP, 0, seq)
             elif command == P.UNBIND:
@@ -372,6 +393,7 @@ class SmppAdapter(Adapter):
 
     def _poll(self) -> list[Receipt]:
         with self._lock:
+            self._acknowledge()
             try:
                 for link in self._connect():
                     while True:
@@ -380,9 +402,10 @@ class SmppAdapter(Adapter):
                             break
                         self._handle(link, pdus)
                     link.flush()
-            except (OSError, SmppError):
+            except OSError:
                 self._drop()
             out, self._receipts = self._receipts, []
+            self._handed, self._held = self._held, []
         return out
 
 
