@@ -2,10 +2,20 @@
 
 Addresses are sorted along a Morton (Z-order) curve of a quadtree laid over their
 lon/lat bounding box, so every quadtree node is one contiguous range of the sorted
-arrays. A zone is decomposed into nodes that lie wholly inside it (their addresses
-are counted as range lengths, without point tests) and small leaves crossed by its
-boundary (their few addresses get exact point tests). The work grows with the zone's
-boundary, not with the number of addresses inside it.
+arrays; nodes holding more than ``LEAF_SIZE`` addresses are split. A zone is decomposed
+into nodes that lie wholly inside it (counted as range lengths, without looking at their
+addresses) and leaves crossed by its boundary (whose few addresses are tested one by one).
+The work grows with the zone's boundary, not with the number of addresses inside it.
+
+The search is one compiled pass (numba). A node is tested only against the zone's
+segments that may meet its parent; a node none may meet is wholly inside or outside,
+like its centre. Whether a centre, or a leaf's address, is inside follows from a point
+known to be inside or outside by counting the segments the path between them crosses
+(every segment the path can meet is in the list). Orientation signs are trusted only
+well above their rounding error (:mod:`cells.predicates`); a touching or near-collinear
+case is left undecided and handed to GEOS. Node boxes are widened by ``_EPS_DEG``,
+far more than the rounding of their edges and of the Morton keys, so that a node's
+addresses all lie in its box.
 
 Containment is decided on EPSG:4326 coordinates as they are, with the semantics of
 PostGIS ``ST_Covers(zone, point)`` (shapely ``covers``): points on the boundary count.
@@ -35,10 +45,9 @@ __all__ = [
 #: Quadtree depth: 2**24 cells per axis (about 2 cm across Belgium).
 DEPTH = 24
 #: Nodes with at most this many addresses are not split further: their points are tested.
-LEAF_SIZE = 96
-#: Node boxes are widened by this many degrees before tests against the zone, far more
-#: than the rounding of node edges and Morton keys (about 1e-14 degrees), so that a node
-#: found wholly inside (or outside) the zone holds only addresses that are.
+LEAF_SIZE = 192
+#: Node boxes are widened by this many degrees, far more than the rounding of node edges
+#: and Morton keys (about 1e-14 degrees), so that a node's addresses all lie in its box.
 _EPS_DEG = 1e-9
 #: Levels split without tests below the one whose cells are as large as the zone.
 _START_SPLITS = 3
@@ -107,17 +116,18 @@ class AddressSelection:
         Disjoint half-open ranges ``[lo, hi)`` of positions wholly inside the zone.
     points : ndarray of int64, shape (m,)
         Positions, outside those ranges, of addresses that passed an exact point test.
+    count : int
+        Number of covered addresses: the ranges' lengths and the points.
+    tested : int
+        How many addresses were tested one by one (those of the leaves on the boundary).
     """
 
     index: AddressIndex
     lo: np.ndarray
     hi: np.ndarray
     points: np.ndarray
-
-    @property
-    def count(self) -> int:
-        """Number of covered addresses."""
-        return int((self.hi - self.lo).sum()) + len(self.points)
+    count: int
+    tested: int
 
     def positions(self) -> np.ndarray:
         """All covered positions, sorted (int64, shape (count,)); work grows with the result."""
@@ -225,6 +235,7 @@ class AddressIndex:
         change = np.flatnonzero(np.diff(self.municipality_code)) + 1
         self._run_start = np.concatenate(([0], change)).astype(np.int64) if n else change
         self._run_municipality = self.municipality_code[self._run_start]
+        self._grid = (self.x0, self.y0, self.width, self.height)
         self._build_tree()
 
     def _build_tree(self) -> None:
@@ -324,7 +335,8 @@ class AddressIndex:
         Parameters
         ----------
         zone : shapely Polygon or MultiPolygon
-            The zone in EPSG:4326 lon/lat degrees. It is prepared in place.
+            The zone in EPSG:4326 lon/lat degrees, valid (as :class:`geoalert.zones.Zone`
+            makes it): the search counts boundary crossings.
 
         Returns
         -------
@@ -332,13 +344,12 @@ class AddressIndex:
             Equal, address by address, to ``shapely.covers(zone, point)`` and to
             PostGIS ``ST_Covers(zone, point)`` on the same coordinates.
         """
-        empty = np.empty(0, dtype=np.int64)
-        if zone is None or zone.is_empty or len(self) == 0:
-            return AddressSelection(self, empty, empty, empty)
         x, y, ring_start = flat_rings(zone)
-        grid = (self.x0, self.y0, self.width, self.height)
-        first, end, open_nodes, points, doubtful = _search(
-            np.array(zone.bounds), grid, self._cell_node, self.nodes, self.xy, x, y, ring_start
+        if not len(x) or not len(self):
+            empty = np.empty(0, dtype=np.int64)
+            return AddressSelection(self, empty, empty, empty, 0, 0)
+        first, end, open_nodes, points, doubtful, covered, tested = _search(
+            self._grid, self._cell_node, self.nodes, self.xy, x, y, ring_start
         )
         if len(open_nodes) or len(doubtful):  # rare: GEOS decides exactly
             shapely.prepare(zone)
@@ -348,13 +359,15 @@ class AddressIndex:
             )
             first = np.concatenate((first, box[inside, 4].astype(np.int64)))
             end = np.concatenate((end, box[inside, 5].astype(np.int64)))
-            covered = shapely.intersects_xy(zone, self.lon[doubtful], self.lat[doubtful])
-            points = np.concatenate((points, doubtful[covered]))
-        return AddressSelection(self, first, end, points)
+            covered += int((box[inside, 5] - box[inside, 4]).sum())
+            points = np.concatenate(
+                (points, doubtful[shapely.intersects_xy(zone, *self.xy[doubtful].T)])
+            )
+        return AddressSelection(self, first, end, points, covered + len(points), tested)
 
 
 @nb.njit(**_JIT)
-def _start_nodes(bounds, grid, cell_node):
+def _start_nodes(xmin, ymin, xmax, ymax, grid, cell_node):
     """Ids of the nodes a zone's search starts from.
 
     The cells ``_START_SPLITS`` levels below the deepest level whose cells are at least as
@@ -362,7 +375,6 @@ def _start_nodes(bounds, grid, cell_node):
     deeper than ``_TABLE_LEVEL``, that meet the box; each replaced by the deepest node
     holding it.
     """
-    xmin, ymin, xmax, ymax = bounds[0], bounds[1], bounds[2], bounds[3]
     x0, y0, width, height = grid
     level = min(
         max(
@@ -421,7 +433,7 @@ def _grown(a: np.ndarray, size: int) -> np.ndarray:
 
 
 @nb.njit(**_JIT)
-def _states(ox, oy, state, segments, x, y, tx, ty, out):
+def _states(ox, oy, state, segments, x, y, tx, ty, out, side):
     """Set ``out[i]`` to whether point ``(tx[i], ty[i])`` is inside the zone (1, 0, or
     ``UNDECIDED``), from the ``state`` of a point o: flipped by each of ``segments`` (all
     those the paths from o can meet) that the path o->t crosses.
@@ -429,8 +441,8 @@ def _states(ox, oy, state, segments, x, y, tx, ty, out):
     A path ending on the same side of a segment's line as o cannot meet it; otherwise it
     crosses when the segment's ends lie on either side of the path. Written for every
     point without branching on the answer (which would mispredict half the time).
+    ``side`` is scratch space for the side of o from each segment's line.
     """
-    side = np.empty(len(segments), dtype=np.int64)  # of o, from each segment's line
     for j in range(len(segments)):
         k = segments[j]
         side[j] = _orient(x[k], y[k], x[k + 1], y[k + 1], ox, oy)
@@ -464,7 +476,7 @@ def _states(ox, oy, state, segments, x, y, tx, ty, out):
 
 
 @nb.njit(**_JIT)
-def _search(bounds, grid, cell_node, nodes, xy, x, y, ring_start):
+def _search(grid, cell_node, nodes, xy, x, y, ring_start):
     """Walk the quadtree down along the zone's boundary; decide what can be decided.
 
     Each node is tested against the zone's segments that may meet its parent (a segment is
@@ -482,6 +494,8 @@ def _search(bounds, grid, cell_node, nodes, xy, x, y, ring_start):
         Calm nodes whose centre is undecided.
     points, doubtful : ndarray of int64
         Positions of the leaves' addresses inside the zone, and of those undecided.
+    covered, tested : int
+        Number of addresses in those ranges, and of the leaves' addresses.
     """
     pool = np.empty(max(64, 2 * len(x)), dtype=np.int64)
     used = 0
@@ -489,20 +503,23 @@ def _search(bounds, grid, cell_node, nodes, xy, x, y, ring_start):
         for k in range(ring_start[ring], ring_start[ring + 1] - 1):
             pool[used] = k
             used += 1
-    start = _start_nodes(bounds, grid, cell_node)
+    start = _start_nodes(x.min(), y.min(), x.max(), y.max(), grid, cell_node)
     stack = np.empty(max(256, 16 * len(start)), dtype=np.int64)  # (node, first, count, state)
     depth = 0
     for node in start:
         ox, oy = (nodes[node, 0] + nodes[node, 2]) * 0.5, (nodes[node, 1] + nodes[node, 3]) * 0.5
-        state = _point_in_rings(ox, oy, x, y, ring_start, 0, len(ring_start) - 1)
-        stack[depth : depth + 4] = (node, 0, used, state)
+        stack[depth], stack[depth + 1], stack[depth + 2] = node, 0, used
+        stack[depth + 3] = _point_in_rings(ox, oy, x, y, ring_start, 0, len(ring_start) - 1)
         depth += 4
+    # Scratch space, allocated once: sides of a centre, children's centres and states.
+    side = np.empty(used, dtype=np.int64)
+    child_x, child_y, child_state = np.empty(4), np.empty(4), np.empty(4, dtype=np.int64)
     first = np.empty(64, dtype=np.int64)
     end = np.empty(64, dtype=np.int64)
     open_nodes = np.empty(16, dtype=np.int64)
     tested = np.empty(1024, dtype=np.int64)
     status = np.empty(1024, dtype=np.int64)
-    n_full = n_open = n_tested = 0
+    n_full = n_open = n_tested = covered = 0
     while depth:
         depth -= 4
         node, parent_first = stack[depth], stack[depth + 1]
@@ -526,6 +543,7 @@ def _search(bounds, grid, cell_node, nodes, xy, x, y, ring_start):
                 if n_full == len(end):
                     end = _grown(end, n_full + 1)
                 end[n_full] = int(row[5])
+                covered += int(row[5] - row[4])
                 n_full += 1
             elif state == UNDECIDED:
                 if n_open == len(open_nodes):
@@ -535,32 +553,38 @@ def _search(bounds, grid, cell_node, nodes, xy, x, y, ring_start):
             continue
         if state == UNDECIDED:  # try again from outside the zone
             state = _point_in_rings(ox, oy, x, y, ring_start, 0, len(ring_start) - 1)
+        segments = pool[begin:used]
         if row[6] >= 0:
             stack = _grown(stack, depth + 16)
-            children = nodes[int(row[6]) : int(row[6] + row[7])]
-            states = np.empty(len(children), dtype=np.int64)
+            n_children = int(row[7])
+            for i in range(n_children):
+                c = nodes[int(row[6]) + i]
+                child_x[i], child_y[i] = (c[0] + c[2]) * 0.5, (c[1] + c[3]) * 0.5
             _states(
                 ox,
                 oy,
                 state,
-                pool[begin:used],
+                segments,
                 x,
                 y,
-                (children[:, 0] + children[:, 2]) * 0.5,
-                (children[:, 1] + children[:, 3]) * 0.5,
-                states,
+                child_x[:n_children],
+                child_y[:n_children],
+                child_state,
+                side,
             )
-            for i in range(len(children)):
-                stack[depth : depth + 4] = (int(row[6]) + i, begin, met, states[i])
+            for i in range(n_children):
+                stack[depth], stack[depth + 1] = int(row[6]) + i, begin
+                stack[depth + 2], stack[depth + 3] = met, child_state[i]
                 depth += 4
             continue
         lo, hi = int(row[4]), int(row[5])
         if n_tested + hi - lo > len(tested):
             tested = _grown(tested, n_tested + hi - lo)
             status = _grown(status, n_tested + hi - lo)
-        tested[n_tested : n_tested + hi - lo] = np.arange(lo, hi)
+        for p in range(lo, hi):
+            tested[n_tested + p - lo] = p
         out = status[n_tested : n_tested + hi - lo]
-        _states(ox, oy, state, pool[begin:used], x, y, xy[lo:hi, 0], xy[lo:hi, 1], out)
+        _states(ox, oy, state, segments, x, y, xy[lo:hi, 0], xy[lo:hi, 1], out, side)
         n_tested += hi - lo
     points = np.empty(n_tested, dtype=np.int64)
     doubtful = np.empty(n_tested, dtype=np.int64)
@@ -576,6 +600,8 @@ def _search(bounds, grid, cell_node, nodes, xy, x, y, ring_start):
         open_nodes[:n_open],
         points[:n_points],
         doubtful[:n_doubtful],
+        covered,
+        n_tested,
     )
 
 
