@@ -140,24 +140,36 @@ class AddressSelection:
     def municipality_counts(self) -> dict[str, int]:
         """Covered addresses per municipality NIS code (only codes with at least one)."""
         index = self.index
-        counts = np.bincount(
-            index.municipality_code[self.points], minlength=len(index.municipalities)
+        counts = _municipality_counts(
+            self.lo,
+            self.hi,
+            self.points,
+            index._run_start,
+            index._run_municipality,
+            index.municipality_code,
+            len(index.municipalities),
         )
-        if len(self.lo):
-            run_start = index._run_start
-            first = np.searchsorted(run_start, self.lo, side="right") - 1
-            last = np.searchsorted(run_start, self.hi, side="left")
-            runs = ranges_to_positions(first, last)
-            owner = np.repeat(np.arange(len(self.lo)), last - first)
-            run_end = np.append(run_start[1:], len(index))
-            lengths = np.minimum(run_end[runs], self.hi[owner]) - np.maximum(
-                run_start[runs], self.lo[owner]
-            )
-            counts = counts + np.bincount(
-                index._run_municipality[runs], weights=lengths, minlength=len(counts)
-            ).astype(np.int64)
         nonzero = np.flatnonzero(counts)
-        return {str(index.municipalities[i]): int(counts[i]) for i in nonzero}
+        return dict(
+            zip(index.municipalities[nonzero].tolist(), counts[nonzero].tolist(), strict=True)
+        )
+
+
+@nb.njit(**_JIT)
+def _municipality_counts(lo, hi, points, run_start, run_municipality, municipality, n):
+    """Addresses per municipality code in ranges ``[lo, hi)`` and at ``points``: a range adds
+    the lengths of the runs of one municipality it overlaps (the curve keeps a municipality's
+    addresses together), not one count per address."""
+    counts = np.zeros(n, dtype=np.int64)
+    for p in points:
+        counts[municipality[p]] += 1
+    for i in range(len(lo)):
+        r = np.searchsorted(run_start, lo[i], side="right") - 1
+        while r < len(run_start) and run_start[r] < hi[i]:
+            stop = run_start[r + 1] if r + 1 < len(run_start) else hi[i]
+            counts[run_municipality[r]] += min(stop, hi[i]) - max(run_start[r], lo[i])
+            r += 1
+    return counts
 
 
 def addresses_to_dict(selection: AddressSelection) -> dict:
