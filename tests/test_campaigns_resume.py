@@ -70,7 +70,7 @@ def test_killed_sender_resumes_without_losing_or_repeating(tmp_path: Path, seed:
 
     with SmppServer() as smsc, FakeProvider() as http, SmtpServer() as smtp:
         providers = tmp_path / "providers.json"
-        common = {"backoff_s": 0.05, "receipt_wait_s": 5.0, "timeout_s": 5.0}
+        common = {"backoff_s": 0.05, "receipt_wait_s": 15.0, "timeout_s": 5.0}
         providers.write_text(
             json.dumps(
                 {
