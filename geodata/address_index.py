@@ -360,21 +360,13 @@ class AddressIndex:
         if not len(x) or not len(self):
             empty = np.empty(0, dtype=np.int64)
             return AddressSelection(self, empty, empty, empty, 0, 0)
-        first, end, open_nodes, points, doubtful, covered, tested = _search(
+        first, end, points, doubtful, covered, tested = _search(
             self._grid, self._cell_node, self.nodes, self.xy, x, y, ring_start
         )
-        if len(open_nodes) or len(doubtful):  # rare: GEOS decides exactly
+        if len(doubtful):  # rare: GEOS decides exactly
             shapely.prepare(zone)
-            box = self.nodes[open_nodes]
-            inside = shapely.intersects_xy(
-                zone, (box[:, 0] + box[:, 2]) * 0.5, (box[:, 1] + box[:, 3]) * 0.5
-            )
-            first = np.concatenate((first, box[inside, 4].astype(np.int64)))
-            end = np.concatenate((end, box[inside, 5].astype(np.int64)))
-            covered += int((box[inside, 5] - box[inside, 4]).sum())
-            points = np.concatenate(
-                (points, doubtful[shapely.intersects_xy(zone, *self.xy[doubtful].T)])
-            )
+            covered_doubtful = shapely.intersects_xy(zone, *self.xy[doubtful].T)
+            points = np.concatenate((points, doubtful[covered_doubtful]))
         return AddressSelection(self, first, end, points, covered + len(points), tested)
 
 
@@ -496,14 +488,13 @@ def _search(grid, cell_node, nodes, xy, x, y, ring_start):
     inside or outside, as its centre. Centres are placed by parity from their parent's
     centre (the segments that may meet the parent are all the path can cross), or by a
     ray to the zone's outside for the first nodes; a leaf's addresses likewise from its
-    centre. Touching and near-collinear cases are left undecided.
+    centre. Touching and near-collinear cases are left undecided, and so are the addresses
+    of a calm node whose centre is.
 
     Returns
     -------
     first, end : ndarray of int64
         Position ranges of calm nodes inside the zone.
-    open_nodes : ndarray of int64
-        Calm nodes whose centre is undecided.
     points, doubtful : ndarray of int64
         Positions of the leaves' addresses inside the zone, and of those undecided.
     covered, tested : int
@@ -528,10 +519,9 @@ def _search(grid, cell_node, nodes, xy, x, y, ring_start):
     child_x, child_y, child_state = np.empty(4), np.empty(4), np.empty(4, dtype=np.int64)
     first = np.empty(64, dtype=np.int64)
     end = np.empty(64, dtype=np.int64)
-    open_nodes = np.empty(16, dtype=np.int64)
     tested = np.empty(1024, dtype=np.int64)
     status = np.empty(1024, dtype=np.int64)
-    n_full = n_open = n_tested = covered = 0
+    n_full = n_tested = covered = 0
     while depth:
         depth -= 4
         node, parent_first = stack[depth], stack[depth + 1]
@@ -547,26 +537,19 @@ def _search(grid, cell_node, nodes, xy, x, y, ring_start):
                 pool[used] = k
                 used += 1
         met = used - begin
-        if met == 0:
+        if met == 0 and state != UNDECIDED:
             if state == 1:
                 if n_full == len(first):
                     first = _grown(first, n_full + 1)
-                first[n_full] = int(row[4])
-                if n_full == len(end):
                     end = _grown(end, n_full + 1)
-                end[n_full] = int(row[5])
+                first[n_full], end[n_full] = int(row[4]), int(row[5])
                 covered += int(row[5] - row[4])
                 n_full += 1
-            elif state == UNDECIDED:
-                if n_open == len(open_nodes):
-                    open_nodes = _grown(open_nodes, n_open + 1)
-                open_nodes[n_open] = node
-                n_open += 1
             continue
-        if state == UNDECIDED:  # try again from outside the zone
+        if met and state == UNDECIDED:  # try again from outside the zone
             state = _point_in_rings(ox, oy, x, y, ring_start, 0, len(ring_start) - 1)
         segments = pool[begin:used]
-        if row[6] >= 0:
+        if met and row[6] >= 0:
             stack = _grown(stack, depth + 16)
             n_children = int(row[7])
             for i in range(n_children):
@@ -609,7 +592,6 @@ def _search(grid, cell_node, nodes, xy, x, y, ring_start):
     return (
         first[:n_full],
         end[:n_full],
-        open_nodes[:n_open],
         points[:n_points],
         doubtful[:n_doubtful],
         covered,
