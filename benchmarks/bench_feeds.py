@@ -17,8 +17,8 @@ buckets (``geoalert presence build``'s code: :func:`cells.feeds.aggregate.shard_
 
 over the first 4, 8 and 16 of the feed's device shards (a quarter, half and all of the
 devices, so of the events). Times are wall seconds of the aggregation alone (cluster
-started, cells read); CPU seconds are summed over the worker processes. Every run must give
-the same counts as the first over the same shards.
+started, cells read), the fastest of ``--repeat`` runs; CPU seconds are summed over the worker
+processes. Every run must give the same counts as the first over the same shards.
 
 Side by side, PostgreSQL (a throwaway server, :mod:`geoalert.testing.postgis`) counts the
 first ``--postgres-shards`` shards with one query (``DISTINCT ON`` the last event of each
@@ -39,6 +39,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+import dask
 import pandas as pd
 import psycopg
 import pyarrow.parquet as pq
@@ -182,6 +183,7 @@ def main() -> None:
     parser.add_argument("--window", default="2h")
     parser.add_argument("--clusters", default=",".join(str(i) for i in range(len(CLUSTERS))))
     parser.add_argument("--postgres-shards", type=int, default=1, help="0: no PostgreSQL run")
+    parser.add_argument("--repeat", type=int, default=1, help="runs per case; the fastest is kept")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
 
@@ -212,7 +214,8 @@ def main() -> None:
                     pq.ParquetFile(f).metadata.num_rows for fs in part.files.values() for f in fs
                 )
                 load = os.getloadavg()[0]
-                wall, cpu, counts = run(client, part, cell_ids, windows)
+                runs = [run(client, part, cell_ids, windows) for _ in range(args.repeat)]
+                wall, cpu, counts = min(runs, key=lambda r: r[0])
                 if n in reference:
                     pd.testing.assert_frame_equal(counts, reference[n])
                 reference.setdefault(n, counts)
@@ -223,6 +226,7 @@ def main() -> None:
                     "events_of_the_day": day,
                     "devices_present": int(counts["devices"].sum()),
                     "wall_s": round(wall, 2),
+                    "wall_s_runs": [round(r[0], 2) for r in runs],
                     "workers_cpu_s": round(cpu, 2),
                     "events_read_per_s": round(read / wall),
                     "cluster_start_s": round(startup, 1),
@@ -237,10 +241,15 @@ def main() -> None:
     if args.postgres_shards:
         n = args.postgres_shards
         pg = postgres(feed, n, cell_ids, windows)
-        if n in reference:
-            pd.testing.assert_frame_equal(
-                pg["counts"].astype(reference[n].dtypes.to_dict()), reference[n]
+        if n not in reference:
+            part = dataclasses.replace(
+                feed, files={key: f for key, f in feed.files.items() if key[1] < n}
             )
+            with dask.config.set(scheduler="threads"):
+                reference[n] = present_devices(shard_counts(part, cell_ids, windows))
+        pd.testing.assert_frame_equal(
+            pg["counts"].astype(reference[n].dtypes.to_dict()), reference[n]
+        )
         results.append(
             {
                 "cluster": "PostgreSQL (one query)",
@@ -249,13 +258,13 @@ def main() -> None:
                 "wall_s": round(pg["query_s"], 2),
                 "load_s": round(pg["load_s"], 1),
                 "events_read_per_s": round(pg["events"] / pg["query_s"]),
-                "same_counts_as_dask": n in reference,
+                "same_counts_as_dask": True,
             }
         )
         print(
             f"{'PostgreSQL (one query)':45s} {n:>2} shards: {pg['events']:>12,} events loaded in "
             f"{pg['load_s']:.1f} s, query {pg['query_s']:.1f} s, "
-            f"{pg['events'] / pg['query_s']:,.0f} events/s; same counts as Dask: {n in reference}"
+            f"{pg['events'] / pg['query_s']:,.0f} events/s; the same counts as Dask"
         )
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
