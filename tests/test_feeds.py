@@ -1,7 +1,8 @@
 """Operator event feeds: the sample world's feed, its aggregation on Dask and in pandas, the
 presence window, k-anonymity, the engine reading the result, and a real Dask cluster.
 
-The sample feed holds 2% of the sample world's devices (a few seconds to write and read).
+The sample feed holds 2% of the sample world's devices (a few seconds to write and read); it is
+written by ``geoalert demo-data --events-only`` beside the sample world's files.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -18,6 +20,7 @@ from pathlib import Path
 import dask
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from hypothesis import given, settings
@@ -33,8 +36,7 @@ from cells.feeds.aggregate import (
     read_cells,
     shard_counts,
 )
-from cells.feeds.layout import EVENT_TYPES, SCHEMA, Feed, FeedError
-from cells.feeds.world import feed_from_world
+from cells.feeds.layout import EVENT_TYPES, SCHEMA, Feed, FeedError, hour_name
 from cells.feeds.writer import FeedWriter
 from geoalert.cli import app
 
@@ -42,10 +44,32 @@ SHARE = 0.02
 TZ = "Europe/Brussels"
 
 
+def linked_world(sample_world: Path, world: Path, *names: str) -> Path:
+    """``world``, a directory of links to the sample world's files ``names``."""
+    world.mkdir()
+    for name in names:
+        (world / name).symlink_to(sample_world / name)
+    return world
+
+
+def demo_data(world: Path, *args: str) -> object:
+    return CliRunner().invoke(app, ["demo-data", "--out", str(world), *args])
+
+
+def said(result) -> str:
+    """A command's output as one line: wrapping and the frames of error panels removed."""
+    return re.sub(r"[\s│╭╮╰╯─]+", " ", result.output)
+
+
+FEED_INPUTS = ("manifest.json", "cells.parquet", "truth.parquet", "presence.parquet")
+"""What ``demo-data --events-only`` reads of a world."""
+
+
 @pytest.fixture(scope="module")
 def sample_feed(sample_world, tmp_path_factory):
-    """The sample world's feed for 2% of its devices, and those devices as the presence
-    simulation attached them: per bucket (time, device_id, home_mcc, cell_id)."""
+    """The sample world's feed for 2% of its devices (``geoalert demo-data --events-only``),
+    and those devices as the presence simulation attached them: per bucket (time, device_id,
+    home_mcc, cell_id, person_id)."""
     attached = []
     write_bucket = FeedWriter.write_bucket
     world_ids = pq.read_table(sample_world / "cells.parquet", columns=["cell_id"])
@@ -54,14 +78,21 @@ def sample_feed(sample_world, tmp_path_factory):
     def spy(self, time, person_id, slot, home_mcc, cell):
         device_id = ev.device_ids(person_id, slot, self.seed)
         mine = ev.in_share(device_id, self.seed, self.share)
-        attached.append((time, device_id[mine], home_mcc[mine], world_ids[cell[mine]]))
+        attached.append(
+            (time, device_id[mine], home_mcc[mine], world_ids[cell[mine]], person_id[mine])
+        )
         write_bucket(self, time, person_id, slot, home_mcc, cell)
 
-    path = tmp_path_factory.mktemp("feed") / "events"
+    world = linked_world(sample_world, tmp_path_factory.mktemp("feed") / "world", *FEED_INPUTS)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(FeedWriter, "write_bucket", spy)
-        feed_from_world(sample_world, path, shards=4, share=SHARE)
-    return Feed.open(path), attached
+        result = demo_data(
+            world, "--events-only", "--events-share", str(SHARE), "--events-shards", "4"
+        )
+    assert result.exit_code == 0, result.output
+    feed = Feed.open(world / "events")
+    assert f"{feed.info['events']:,} events of {feed.info['device_stays']:,}" in said(result)
+    return feed, attached
 
 
 @pytest.fixture(scope="module")
@@ -89,6 +120,9 @@ def dask_counts(feed: Feed, cell_ids, win: Windows) -> pd.DataFrame:
 
 def test_feed_files_follow_the_layout(sample_feed, events):
     feed, _ = sample_feed
+    assert (feed.shards, feed.info["share"]) == (4, SHARE)
+    assert {shard for _, shard in feed.files} == set(range(4))
+    assert {hour_name(hour) for hour, _ in feed.files} == set(feed.info["events_by_hour"])
     assert pq.read_schema(next(iter(feed.files.values()))[0]).equals(SCHEMA)
     assert len(events) == feed.info["events"] == sum(feed.info["events_by_hour"].values())
     assert set(events["event"]) == set(EVENT_TYPES)
@@ -108,12 +142,37 @@ def test_feed_counts_every_attached_device_within_the_longest_silence(sample_fee
     index = pd.Index(cells["cell_id"])
     expected = pd.concat(
         pd.DataFrame({"bucket": b, "cell": index.get_indexer(cell), "home_mcc": mcc})
-        for b, (_, _, mcc, cell) in enumerate(attached)
+        for b, (_, _, mcc, cell, _) in enumerate(attached)
     )
     expected = expected.value_counts().rename("devices").reset_index()
     expected = expected.sort_values(["bucket", "cell", "home_mcc"], ignore_index=True)
     assert got["devices"].sum() == feed.info["device_stays"] > 100_000
     pd.testing.assert_frame_equal(got, expected.astype(got.dtypes.to_dict()))
+
+
+def test_events_are_the_attached_devices_in_their_cells_during_their_stays(
+    sample_feed, events, cells
+):
+    """Every event lies within the day, in a cell of the world, during a stay in which the
+    presence simulation attached its device, in that device's cell and under its home MCC;
+    every attached device shows up in its stay. Device ids are pseudonymous: none is a
+    person id of the truth."""
+    feed, attached = sample_feed
+    stays = ev.stays(feed.bucket_times, feed.bucket_length)
+    assert events["time"].min() >= stays[0][0] and events["time"].max() < stays[-1][1]
+    assert events["cell_id"].isin(cells["cell_id"]).all()
+    ends = pd.DatetimeIndex([b for _, b in stays]).as_unit("ms").asi8
+    stay = np.searchsorted(ends, events["time"].astype("int64"), "right")
+    expected = pd.concat(
+        pd.DataFrame({"stay": b, "device_id": device, "mcc": mcc, "cell": cell})
+        for b, (_, device, mcc, cell, _) in enumerate(attached)
+    )
+    assert not expected.duplicated(["stay", "device_id"]).any()
+    got = events.assign(stay=stay).merge(expected, on=["stay", "device_id"], how="outer")
+    assert got["cell_id"].notna().all() and got["cell"].notna().all()
+    assert (got["cell_id"] == got["cell"]).all() and (got["home_mcc"] == got["mcc"]).all()
+    people = np.concatenate([person for *_, person in attached])
+    assert not events["device_id"].isin(people).any()
 
 
 def test_event_rates(sample_feed, events):
@@ -332,6 +391,58 @@ def test_a_device_in_the_wrong_shard_is_refused(small_feed):
         dask_counts(Feed.open(feed.path), cells["cell_id"].to_numpy(object), windows(feed, "2h"))
 
 
+@pytest.mark.parametrize("tampered", [False, True])
+def test_demo_data_refuses_a_world_whose_presence_differs(sample_world, tmp_path, tampered):
+    """The feed of a world whose ``presence.parquet`` the simulation does not give is refused,
+    and nothing is written. (The world is cut to its first bucket to keep the test short;
+    untampered, that world's feed is written.)"""
+    world = linked_world(sample_world, tmp_path / "world", "cells.parquet", "truth.parquet")
+    manifest = json.loads((sample_world / "manifest.json").read_text())
+    manifest["buckets"]["times"] = manifest["buckets"]["times"][:1]
+    (world / "manifest.json").write_text(json.dumps(manifest))
+    table = pq.read_table(sample_world / "presence.parquet")
+    presence = table.to_pandas()
+    presence = presence[presence["time"] == pd.Timestamp(manifest["buckets"]["times"][0])]
+    if tampered:
+        presence.loc[presence["devices"].idxmax(), "devices"] += 1
+    pq.write_table(pa.Table.from_pandas(presence, table.schema, preserve_index=False),
+                   world / "presence.parquet")  # fmt: skip
+    result = demo_data(world, "--events-only", "--events-share", "0.001")
+    if not tampered:
+        assert result.exit_code == 0, result.output
+        assert Feed.open(world / "events").info["buckets"]["times"] == manifest["buckets"]["times"]
+        return
+    assert result.exit_code == 1
+    assert "does not give its presence.parquet" in said(result)
+    assert sorted(p.name for p in world.iterdir()) == [
+        "cells.parquet", "manifest.json", "presence.parquet", "truth.parquet"
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--events-only", "--seed", "1"], "holds the sample world of seed 0, not"),
+        (["--events-only", "--scale", "national"], "not the national world of seed 0"),
+        (["--events-share", "0.5"], "add --events or --events-only"),
+        (["--events-only", "--events-share", "0"], "0.0 is not in (0, 1]"),
+    ],
+)
+def test_demo_data_feed_options_are_checked_before_any_work(sample_world, tmp_path, args, message):
+    world = linked_world(sample_world, tmp_path / "world", *FEED_INPUTS)
+    result = demo_data(world, *args)
+    assert result.exit_code == 2
+    assert message in said(result)
+    assert sorted(p.name for p in world.iterdir()) == sorted(FEED_INPUTS)
+
+
+def test_demo_data_events_only_needs_a_world(tmp_path):
+    result = demo_data(tmp_path, "--events-only")
+    assert result.exit_code == 2
+    assert "holds no world (no manifest.json)" in said(result)
+    assert not any(tmp_path.iterdir())
+
+
 # -- the command, the engine, a real cluster ---------------------------------------------------
 
 
@@ -358,10 +469,8 @@ def test_engine_opens_a_world_whose_presence_came_from_the_feed(
     counts are 50 times larger.)"""
     import geoalert
 
-    world = tmp_path / "world"
-    world.mkdir()
-    for name in ("areas", "cells", "addresses", "contacts", "groups"):
-        (world / f"{name}.parquet").symlink_to(sample_world / f"{name}.parquet")
+    names = ("areas", "cells", "addresses", "contacts", "groups")
+    world = linked_world(sample_world, tmp_path / "world", *(f"{n}.parquet" for n in names))
     shutil.copy(sample_world / "manifest.json", world)
     result = build(
         "--events", str(sample_feed[0].path), "--cells", str(world / "cells.parquet"),

@@ -9,7 +9,7 @@ from other devices than the world's presence.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import geopandas as gpd
@@ -49,7 +49,12 @@ def read_truth_buckets(
 
 
 def feed_from_world(
-    world: str | Path, out: str | Path, *, shards: int = 16, share: float = 1.0
+    world: str | Path,
+    out: str | Path,
+    *,
+    shards: int = 16,
+    share: float = 1.0,
+    on_bucket: Callable[[], None] | None = None,
 ) -> dict:
     """Write the event feed of a built world (``geoalert demo-data`` output).
 
@@ -63,6 +68,8 @@ def feed_from_world(
     shards : int
     share : float
         Share of the devices written (see :class:`~cells.feeds.writer.FeedWriter`).
+    on_bucket : callable, optional
+        Called after each time bucket is simulated and written (progress).
 
     Returns
     -------
@@ -90,8 +97,9 @@ def feed_from_world(
         shards=shards,
         share=share,
     ) as writer:
+        buckets = read_truth_buckets(world / "truth.parquet", times)
         counts = simulate_presence(
-            read_truth_buckets(world / "truth.parquet", times),
+            buckets if on_bucket is None else _reporting(buckets, on_bucket),
             cells,
             seed,
             on_attached=writer.write_bucket,
@@ -103,6 +111,12 @@ def feed_from_world(
                 "presence.parquet; rebuild the world with this version"
             )
     return writer.describe()
+
+
+def _reporting(buckets: Iterator, on_bucket: Callable[[], None]) -> Iterator:
+    for bucket in buckets:
+        yield bucket  # the simulation and the feed take the bucket before the next is asked
+        on_bucket()
 
 
 def _same_counts(a: pd.DataFrame, b: pd.DataFrame) -> bool:

@@ -67,6 +67,8 @@ def build_world(
     seed: int = 0,
     progress: bool = True,
     events: bool = False,
+    events_share: float = 1.0,
+    events_shards: int = 16,
 ) -> dict:
     """Build the demo world into ``out_dir``.
 
@@ -87,6 +89,10 @@ def build_world(
     events : bool
         Also write the network event feed of the simulated devices into ``out_dir/events``
         (:mod:`cells.feeds`); any previous feed there is removed either way.
+    events_share : float
+        Share of the devices in the feed, in (0, 1] (:class:`cells.feeds.writer.FeedWriter`).
+    events_shards : int
+        Device shards of the feed.
 
     Returns
     -------
@@ -106,7 +112,8 @@ def build_world(
     started = time.perf_counter()
     try:
         with _steps(progress) as step:
-            counts, extent = _build(stage, scale, seed, step, events)
+            feed = {"share": events_share, "shards": events_shards} if events else None
+            counts, extent = _build(stage, scale, seed, step, feed)
         manifest = _manifest(scale, seed, counts, extent, time.perf_counter() - started)
         manifest["build_steps"] = step.seconds
         (stage / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
@@ -123,7 +130,9 @@ def build_world(
     return manifest
 
 
-def _build(stage: Path, scale: str, seed: int, step, events: bool) -> tuple[dict, tuple]:
+def _build(stage: Path, scale: str, seed: int, step, feed: dict | None) -> tuple[dict, tuple]:
+    """Write the world's files into ``stage``, and its event feed with the ``FeedWriter``
+    options ``feed`` unless None."""
     metric = get_settings().metric_crs
     counts: dict[str, int] = {}
 
@@ -187,9 +196,10 @@ def _build(stage: Path, scale: str, seed: int, step, events: bool) -> tuple[dict
             pd.DatetimeIndex(daymod.bucket_times()),
             daymod.BUCKET_LENGTH,
             seed,
+            **feed,
         )
-        if events
-        else nullcontext() as feed,
+        if feed is not None
+        else nullcontext() as feed_writer,
     ):
 
         def buckets() -> Iterator[tuple]:
@@ -201,7 +211,10 @@ def _build(stage: Path, scale: str, seed: int, step, events: bool) -> tuple[dict
                 advance()
 
         presence = simulate_presence(
-            buckets(), cells, seed, on_attached=feed.write_bucket if events else None
+            buckets(),
+            cells,
+            seed,
+            on_attached=None if feed_writer is None else feed_writer.write_bucket,
         )
         write_parquet(presence, stage / "presence.parquet")
     counts["truth.parquet"] = truth.rows
