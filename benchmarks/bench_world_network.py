@@ -22,11 +22,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pyproj
 import shapely
 
+from cells.feeds.world import read_truth_buckets
 from cells.synth.network import METRIC_CRS, synthesize_cells
 from cells.synth.presence import simulate_presence
 from geodata import priors
@@ -62,22 +62,8 @@ def national_grid() -> tuple[pd.DataFrame, shapely.Geometry]:
 
 def truth_buckets(path: Path) -> list:
     """Buckets of a world's truth, read into memory (outside the timer)."""
-    table = pq.read_table(path, columns=["time", "person_id", "home_mcc", "geometry"])
-    when = table["time"].to_pandas()
-    out = []
-    for t, rows in when.groupby(when).indices.items():
-        part = table.take(rows)
-        geometry = part["geometry"]
-        out.append(
-            (
-                t,
-                part["person_id"].to_numpy(),
-                pc.struct_field(geometry, "x").to_numpy(),
-                pc.struct_field(geometry, "y").to_numpy(),
-                part["home_mcc"].to_numpy(),
-            )
-        )
-    return out
+    times = pq.read_table(path, columns=["time"])["time"].unique().to_pandas()
+    return list(read_truth_buckets(path, pd.DatetimeIndex(times).sort_values()))
 
 
 def synthetic_buckets(grid: pd.DataFrame, seed: int) -> list:
