@@ -19,7 +19,7 @@ from api.cache import ResponseCache
 from api.errors import PROBLEM_MEDIA_TYPE
 from api.limits import BodySizeLimit
 from api.models import ZONE_FORMS
-from api.ratelimit import TokenBuckets
+from api.ratelimit import rate_limits
 from api.routers import alerts, areas, campaigns, cells, health, operators, population, resolve
 from geoalert.jurisdiction import Jurisdictions
 from geoalert.settings import Settings, get_settings
@@ -41,7 +41,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         metric_crs=settings.metric_crs,
         tolerance_m=settings.jurisdiction_tolerance_m,
     )
-    app.state.rate_limits = TokenBuckets(settings.api_rate_per_s, settings.api_rate_burst)
+    app.state.rate_limits = rate_limits(settings)
     app.state.resolutions = ResponseCache(settings.api_cache_bytes, settings.api_cache_ttl_s)
     app.state.engine = engine
     await campaigns.resume_unfinished(app)

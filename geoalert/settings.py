@@ -116,6 +116,11 @@ class Settings(BaseSettings):
     api_rate_burst: int = Field(
         40, ge=1, description="Requests one API key may send at once above the sustained rate."
     )
+    api_rate_limit_file: Path | None = Field(
+        None,
+        description="SQLite file through which the server processes share the keys' rate "
+        "limits (``geoalert serve --workers N`` sets one up); in memory when unset.",
+    )
     api_cache_bytes: int = Field(
         64_000_000,
         ge=0,

@@ -13,7 +13,6 @@ from api import errors
 from api.cache import ResponseCache
 from api.errors import NotFound, RateLimited, Unauthenticated
 from api.limits import BodySizeLimit
-from api.ratelimit import TokenBuckets
 from geoalert.jurisdiction import NotPermitted, OutsideJurisdiction
 
 LIMIT = 4_096
@@ -155,20 +154,6 @@ def test_body_at_the_limit_is_read():
         "/echo", content=payload, headers={"content-type": "application/json"}
     )
     assert response.status_code == 200
-
-
-def test_token_buckets():
-    now = [0.0]
-    buckets = TokenBuckets(rate_per_s=2.0, burst=3, clock=lambda: now[0])
-    assert [buckets.take("a") for _ in range(3)] == [0.0, 0.0, 0.0]
-    assert buckets.take("a") == pytest.approx(0.5)
-    assert buckets.take("b") == 0.0  # one bucket per key
-    now[0] = 0.5
-    assert buckets.take("a") == 0.0
-    assert buckets.take("a") > 0
-    now[0] = 100.0
-    assert [buckets.take("a") for _ in range(3)] == [0.0, 0.0, 0.0]  # never above burst
-    assert buckets.take("a") > 0
 
 
 def test_response_cache_lru_budget_and_expiry():

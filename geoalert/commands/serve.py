@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 from typing import Annotated
 
@@ -31,13 +32,29 @@ def serve(
     access_log: Annotated[bool, typer.Option(help="Log one line per request.")] = True,
 ) -> None:
     """Serve the resolve API (OpenAPI at /openapi.json, docs at /docs) and the map page."""
-    import uvicorn
-
     # Settings travel to the worker processes through the environment (geoalert.settings).
     os.environ["GEOALERT_DATA_DIR"] = str(data.resolve())
     if db is not None:
         os.environ["GEOALERT_DB_URL"] = db
     get_settings.cache_clear()
+    if workers == 1 or get_settings().api_rate_limit_file is not None:
+        _run(host, port, workers, access_log)
+        return
+    # The workers share the keys' rate limits through a file (api.ratelimit) of this server's
+    # own, which the first of them creates.
+    with tempfile.TemporaryDirectory(prefix="geoalert-serve-") as folder:
+        os.environ["GEOALERT_API_RATE_LIMIT_FILE"] = str(Path(folder) / "rate-limits.sqlite")
+        get_settings.cache_clear()
+        try:
+            _run(host, port, workers, access_log)
+        finally:
+            del os.environ["GEOALERT_API_RATE_LIMIT_FILE"]
+            get_settings.cache_clear()
+
+
+def _run(host: str, port: int, workers: int, access_log: bool) -> None:
+    import uvicorn
+
     uvicorn.run(
         "api.app:create_app",
         factory=True,
