@@ -69,8 +69,9 @@ def resolve_groups(
     geodata.stores.groups.UnknownGroup
     """
     group_ids = [group_ids] if isinstance(group_ids, str) else list(dict.fromkeys(group_ids))
-    groups = tuple(contacts.index.group(g) for g in group_ids)
-    return GroupsResolution(groups, contacts.result(contacts.index.in_groups(group_ids), message))
+    index = contacts.index  # one state of the register for the groups and their people
+    groups = tuple(index.group(g) for g in group_ids)
+    return GroupsResolution(groups, contacts.result(index.in_groups(group_ids), message))
 
 
 class GroupsOnly:

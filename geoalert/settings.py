@@ -67,6 +67,20 @@ class Settings(BaseSettings):
         800, ge=1, description="Characters of a message read out per minute of a voice call."
     )
 
+    # Registered contacts: how a running engine keeps up with registrations.
+    contacts_refresh_s: float = Field(
+        1.0,
+        ge=0,
+        description="Seconds between two checks of the store for contacts registered, updated "
+        "or unregistered since (0: at every resolve).",
+    )
+    contacts_overlay_max: int = Field(
+        50_000,
+        ge=0,
+        description="Contacts changed since the engine read the register above which it reads "
+        "the whole register again instead of overlaying the changes.",
+    )
+
     # Campaigns (``geoalert alert send``, ``POST /v1/campaigns``).
     campaign_providers: Path | None = Field(
         None,

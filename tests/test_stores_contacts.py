@@ -152,6 +152,43 @@ def test_unregister_removes_personal_data(store) -> None:
         store.unregister_contact(2)
 
 
+def test_every_write_numbers_its_changes(store) -> None:
+    """Register, update, unregister and import number one change per contact; refused writes
+    number none; the changes read back are the changed contacts' current registrations."""
+    start = store.contacts_version()
+    new = store.register_contact(email="n@example.org", language="nl", addresses=[("home", 1001)])
+    assert store.contacts_version() == start + 1
+    store.update_contact(2, language="de")
+    store.unregister_contact(3)
+    assert store.contacts_version() == start + 3
+    with pytest.raises(RegistrationError):
+        store.register_contact(phone="12", language="nl", addresses=[("home", 1001)])
+    with pytest.raises(UnknownContact):
+        store.unregister_contact(10_000)
+    refused = store.import_contacts(csv(*GOOD, BAD[1][0]), mode="all-or-nothing")
+    assert refused.imported == 0 and store.contacts_version() == start + 3
+    report = store.import_contacts(csv(*GOOD))
+    assert store.contacts_version() == start + 3 + len(GOOD)
+
+    changes = store.read_contact_changes(start)
+    assert changes.seq == start + 3 + len(GOOD)
+    assert list(changes.contact_ids) == sorted([2, 3, new.contact_id, *report.contact_ids])
+    everyone = comparable(store.read_contacts())
+    want = everyone[everyone["contact_id"].isin(changes.contact_ids)].reset_index(drop=True)
+    assert comparable(changes.contacts).equals(want)
+    assert 3 not in set(changes.contacts["contact_id"]) and 2 in set(want["contact_id"])
+    last = store.read_contact_changes(changes.seq - 1)
+    assert list(last.contact_ids) == [report.contact_ids[-1]]
+    none = store.read_contact_changes(changes.seq)
+    assert none.seq == changes.seq and len(none.contact_ids) == 0 and none.contacts.empty
+
+    # The id of the newest contact, once unregistered, is not given again.
+    newest = int(report.contact_ids[-1])
+    store.unregister_contact(newest)
+    again = store.register_contact(email="m@example.org", language="nl", addresses=[("home", 1001)])
+    assert again.contact_id == newest + 1
+
+
 def test_unregistered_phone_is_gone_from_the_sqlite_file(tiny_world: Path, tmp_path: Path) -> None:
     world = world_copy(tiny_world, tmp_path)
     phone, email = "+32470555123", "private.person@example.net"
@@ -212,6 +249,7 @@ def test_all_or_nothing_writes_nothing_when_a_row_is_bad(store) -> None:
 @pytest.mark.parametrize("mode", ["all-or-nothing", "good-rows"])
 def test_failure_mid_import_leaves_the_store_unchanged(store, monkeypatch, mode: str) -> None:
     before = comparable(store.read_contacts())
+    version = store.contacts_version()
     calls = []
     insert = type(store)._insert
 
@@ -227,6 +265,7 @@ def test_failure_mid_import_leaves_the_store_unchanged(store, monkeypatch, mode:
         store.import_contacts(csv(*GOOD), mode=mode)
     assert calls == [2, 2]  # the first batch was written inside the transaction
     assert comparable(store.read_contacts()).equals(before)
+    assert store.contacts_version() == version
 
 
 def test_bad_header_is_refused_whole(store) -> None:

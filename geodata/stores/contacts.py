@@ -2,6 +2,13 @@
 
 Every write is one transaction: a registration, an update or a whole import is stored
 completely or not at all. Reports and errors name rows, fields and reasons, never values.
+
+Each write also numbers its change in ``contact_changes`` (one row per contact changed, in the
+same transaction): a running engine asks for :meth:`ContactsMixin.contacts_version` and reads
+only what changed since the number it has (:meth:`ContactsMixin.read_contact_changes`).
+Writers of the register are serialised (on PostgreSQL by a lock on ``contact_changes`` taken
+before their first write; SQLite has one writer at a time), so numbers are committed in order
+and a reader that has seen number ``n`` has seen every change up to ``n``.
 """
 
 from __future__ import annotations
@@ -26,9 +33,16 @@ from geodata.stores.registration import (
     parse_registration,
     read_csv_rows,
 )
-from geodata.stores.schema import conform, contact_addresses, contacts, group_members, list_column
+from geodata.stores.schema import (
+    conform,
+    contact_addresses,
+    contact_changes,
+    contacts,
+    group_members,
+    list_column,
+)
 
-__all__ = ["ContactsMixin", "ImportReport", "UnknownContact"]
+__all__ = ["ContactChanges", "ContactsMixin", "ImportReport", "UnknownContact"]
 
 log = logging.getLogger("geodata.stores")
 
@@ -84,6 +98,25 @@ class ImportReport:
         }
 
 
+@dataclass(frozen=True)
+class ContactChanges:
+    """Contacts changed after some change number (:meth:`ContactsMixin.read_contact_changes`).
+
+    Attributes
+    ----------
+    seq : int
+        Number of the newest change included.
+    contact_ids : ndarray of int64
+        Every contact changed (registered, updated or unregistered), ascending.
+    contacts : DataFrame
+        The current registrations of those still registered, as :meth:`read_contacts`.
+    """
+
+    seq: int
+    contact_ids: np.ndarray
+    contacts: pd.DataFrame
+
+
 @dataclass
 class _Entry:
     """One registration under validation: its row, what was read, problems, address ids."""
@@ -111,16 +144,47 @@ class ContactsMixin:
         Columns ``contact_id``, ``phone``, ``sms``, ``voice``, ``email``, ``language``,
         ``address_ids`` (int64 array per row) and ``address_labels`` (str array per row).
         """
-        people = self._frame(sa.select(contacts).order_by(contacts.c.contact_id))
-        links = self._frame(
-            sa.select(
-                contact_addresses.c.contact_id,
-                contact_addresses.c.address_id,
-                contact_addresses.c.label,
-            ).order_by(contact_addresses.c.contact_id, contact_addresses.c.position)
+        return self._read_contacts(None)
+
+    def contacts_version(self) -> int:
+        """Number of the newest change of the register (0 before any)."""
+        with self.engine.connect() as conn:
+            return conn.execute(
+                sa.select(sa.func.coalesce(sa.func.max(contact_changes.c.seq), 0))
+            ).scalar_one()
+
+    def read_contact_changes(self, since: int) -> ContactChanges:
+        """The contacts changed after change number ``since``, up to the newest change.
+
+        Read the version first and the contacts after it (as the engine does when it opens):
+        a change committed in between is then read again later, never missed.
+        """
+        until = self.contacts_version()
+        changed = (
+            sa.select(contact_changes.c.contact_id)
+            .where(contact_changes.c.seq > since, contact_changes.c.seq <= until)
+            .distinct()
         )
+        ids = self._frame(changed)["contact_id"].to_numpy(np.int64)
+        return ContactChanges(until, np.sort(ids), self._read_contacts(changed))
+
+    def _read_contacts(self, among: sa.Select | None) -> pd.DataFrame:
+        """Registered contacts (all, or those whose id ``among`` selects) as in
+        :meth:`read_contacts`."""
+        people = sa.select(contacts).order_by(contacts.c.contact_id)
+        links = sa.select(
+            contact_addresses.c.contact_id,
+            contact_addresses.c.address_id,
+            contact_addresses.c.label,
+        ).order_by(contact_addresses.c.contact_id, contact_addresses.c.position)
+        if among is not None:
+            people = people.where(contacts.c.contact_id.in_(among))
+            links = links.where(contact_addresses.c.contact_id.in_(among))
+        people, links = self._frame(people), self._frame(links)
         ends = np.searchsorted(
-            links["contact_id"].to_numpy(), people["contact_id"].to_numpy(), side="right"
+            links["contact_id"].to_numpy(np.int64),
+            people["contact_id"].to_numpy(np.int64),
+            side="right",
         )
         offsets = np.concatenate(([0], ends)).astype(np.int32)
         people["address_ids"] = list_column(offsets, links["address_id"].to_numpy(np.int64))
@@ -210,6 +274,7 @@ class ContactsMixin:
             ((reg, address_ids),) = self._validated(
                 [(None, values, [])], conn, exclude=contact_id, raise_problems=True
             )
+            _record_changes(conn, [contact_id])
             conn.execute(
                 contacts.update()
                 .where(contacts.c.contact_id == contact_id)
@@ -230,6 +295,7 @@ class ContactsMixin:
         UnknownContact
         """
         with self.engine.begin() as conn:
+            _record_changes(conn, [contact_id])
             conn.execute(group_members.delete().where(group_members.c.contact_id == contact_id))
             conn.execute(
                 contact_addresses.delete().where(contact_addresses.c.contact_id == contact_id)
@@ -398,13 +464,20 @@ class ContactsMixin:
     def _insert(
         self, conn: sa.Connection, batch: Sequence[tuple[Registration, np.ndarray]]
     ) -> list[int]:
-        """Store new contacts, giving them the next free ids; returns the ids."""
+        """Store new contacts, giving them ids never given before; returns the ids.
+
+        The id of a person who unregistered is not given again (the change log remembers it):
+        it may still stand in a campaign's records or a running engine's groups.
+        """
+        _serialise_writers(conn)
         if conn.dialect.name == "postgresql":
             conn.execute(sa.text("LOCK TABLE contacts IN SHARE ROW EXCLUSIVE MODE"))
-        first = conn.execute(
-            sa.select(sa.func.coalesce(sa.func.max(contacts.c.contact_id), 0) + 1)
-        ).scalar_one()
+        first = 1 + max(
+            conn.execute(sa.select(sa.func.coalesce(sa.func.max(t.c.contact_id), 0))).scalar_one()
+            for t in (contacts, contact_changes)
+        )
         ids = list(range(first, first + len(batch)))
+        _record_changes(conn, ids)
         conn.execute(
             contacts.insert(),
             [
@@ -436,6 +509,32 @@ class ContactsMixin:
             finally:
                 cursor.close()
         return pd.DataFrame(rows, columns=[c.name for c in query.selected_columns])
+
+
+def _serialise_writers(conn: sa.Connection) -> None:
+    """Wait for the other writers of the register to commit, before this one's first write.
+
+    Change numbers are then committed in order: a reader never sees number ``n + 1`` while
+    ``n`` is still to come. Readers are not blocked. SQLite needs nothing: it has one writer.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text("LOCK TABLE contact_changes IN EXCLUSIVE MODE"))
+
+
+def _record_changes(conn: sa.Connection, contact_ids: Iterable[int]) -> None:
+    """Number a change of each contact, in the writer's transaction (serialised first).
+
+    Numbers follow the newest one without gaps (a sequence would leave the numbers of
+    rolled-back writes unused on PostgreSQL but not on SQLite).
+    """
+    _serialise_writers(conn)
+    first = conn.execute(
+        sa.select(sa.func.coalesce(sa.func.max(contact_changes.c.seq), 0) + 1)
+    ).scalar_one()
+    conn.execute(
+        contact_changes.insert(),
+        [{"seq": first + k, "contact_id": int(i)} for k, i in enumerate(contact_ids)],
+    )
 
 
 def _contact_row(reg: Registration) -> dict[str, object]:

@@ -5,9 +5,9 @@ Two kinds of tables share one :data:`metadata`:
 - reference geography (``areas``, ``cells``, ``addresses``, ``presence``), marked
   ``info={"geography": True}``: held by PostGIS only; the embedded store keeps them in the
   world's GeoParquet files;
-- registrations and service state (``contacts``, ``contact_addresses``, ``groups``,
-  ``group_members``, ``api_keys``, ``audit``): in SQLite ``store.sqlite`` for the embedded
-  store, in PostgreSQL otherwise.
+- registrations and service state (``contacts``, ``contact_addresses``,
+  ``contact_changes``, ``groups``, ``group_members``, ``api_keys``, ``audit``): in SQLite
+  ``store.sqlite`` for the embedded store, in PostgreSQL otherwise.
 
 Changes go through an alembic migration in ``geodata/stores/migrations/versions`` (a test
 checks that a migrated database matches this module on both SQLite and PostGIS).
@@ -177,6 +177,17 @@ contact_addresses = sa.Table(
     sa.Column("address_id", sa.BigInteger, nullable=False),
     sa.Column("label", sa.String(8), nullable=False),
     sa.Index(None, "address_id"),
+)
+
+# One row per registration, update or removal of a contact, written in the same transaction:
+# a running engine reads the contacts changed after the last sequence number it has seen.
+# No personal data: the contact's current registration is read from the tables above.
+contact_changes = sa.Table(
+    "contact_changes",
+    metadata,
+    sa.Column("seq", BigId, primary_key=True, autoincrement=False),  # 1, 2, ... without gaps
+    sa.Column("contact_id", sa.BigInteger, nullable=False),
+    sa.Index(None, "contact_id"),  # the largest id ever given, never given again
 )
 
 groups = sa.Table(
