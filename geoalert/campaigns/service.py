@@ -91,12 +91,16 @@ def accept(
 
 
 def _targets(engine, spec: CampaignSpec) -> ContactSelection:
-    """The people of the zone and of the groups, each once."""
-    selections = []
-    if spec.zone is not None:
-        selections.append(engine.resolve(spec.zone, include=["contacts"])["contacts"].selection)
-    if spec.groups:
-        selections.append(engine.resolve_groups(spec.groups).contacts.selection)
+    """The people of the zone and of the groups, each once (rows of one state of the
+    register: resolved again in the rare case the register was refreshed in between)."""
+    while True:
+        selections = []
+        if spec.zone is not None:
+            selections.append(engine.resolve(spec.zone, include=["contacts"])["contacts"].selection)
+        if spec.groups:
+            selections.append(engine.resolve_groups(spec.groups).contacts.selection)
+        if all(s.index is selections[0].index for s in selections):
+            break
     rows = np.unique(np.concatenate([s.rows for s in selections]))
     return ContactSelection(selections[0].index, rows)
 
