@@ -22,7 +22,7 @@ from api.deps import Areas, Key, Territories, World
 from api.models import ResolveRequest
 from api.responses import JSON, GeoJSON
 from api.routers.areas import _properties
-from geoalert.jurisdiction import Action, require
+from geoalert.jurisdiction import Action, NotPermitted, require
 from geoalert.messages.cap import parse_cap
 from geoalert.zones import to_geojson
 
@@ -59,16 +59,27 @@ def page() -> FileResponse:
 
 @router.get("/map/config", response_class=JSON)
 def config(key: Key, world: World) -> JSON:
-    """What the page needs to start: operators, presence buckets, extent, the key's role."""
+    """What the page needs to start: operators, presence buckets, extent, the key's role and
+    why it may not alert zones (None when it may)."""
     require(key, Action.REFERENCE)
     population = world.indexes.get("population")
     times = [] if population is None else [t.isoformat() for t in population.times]
+    try:
+        require(key, Action.RESOLVE)
+        refused = None
+    except NotPermitted as error:
+        refused = str(error)
     return JSON(
         {
             "operators": world.operators,
             "buckets": times,
             "extent": world.extent,
-            "key": {"name": key.name, "role": key.role, "area": key.area_code},
+            "key": {
+                "name": key.name,
+                "role": key.role,
+                "area": key.area_code,
+                "alert_refused": refused,
+            },
         }
     )
 

@@ -203,3 +203,41 @@ def test_cancel(served, provider) -> None:
         and sms["sent"] + sms["cancelled"] == sms["messages"]
     )
     assert_problem(client.get("/v1/campaigns/999999", headers=bearer(keys["federal"])), 404)
+
+
+def test_recent_campaigns_and_templates(served, monkeypatch) -> None:
+    client, keys, world = served
+    body = {"zone": {"area": "21004"}, "channels": ["sms"], "texts": TEXTS, "mode": "simulation"}
+    mine = launch(client, keys["mayor"], body).json()["campaign_id"]
+    other = launch(client, keys["federal"], body).json()["campaign_id"]
+    # A mayor sees the campaigns it launched, newest first; a federal key sees every one.
+    listed = client.get("/v1/campaigns", headers=bearer(keys["mayor"])).json()["campaigns"]
+    ids = [c["campaign_id"] for c in listed]
+    assert ids[0] == mine and other not in ids and ids == sorted(ids, reverse=True)
+    assert all(c["launched_by"] == "mayor" for c in listed)
+    newest = client.get("/v1/campaigns", params={"limit": 2}, headers=bearer(keys["federal"]))
+    assert [c["campaign_id"] for c in newest.json()["campaigns"]] == [other, mine]
+    view = client.get(f"/v1/campaigns/{mine}", headers=bearer(keys["mayor"])).json()
+    assert set(newest.json()["campaigns"][1]) == set(view)
+    assert client.get("/v1/campaigns", headers=bearer(keys["operator"])).json() == {"campaigns": []}
+    assert_problem(
+        client.get("/v1/campaigns", params={"limit": 0}, headers=bearer(keys["mayor"])), 422
+    )
+    assert_problem(client.get("/v1/campaigns"), 401)
+
+    with open_store(world) as store:
+        CampaignStore(store.engine).save_template(
+            "flood", {"texts": {"nl": "Water in $street.", "fr": "Eau rue $street."}}
+        )
+    templates = client.get("/v1/campaigns/templates", headers=bearer(keys["mayor"]))
+    assert {"name": "flood", "texts": {"nl": "Water in $street.", "fr": "Eau rue $street."}} in (
+        templates.json()["templates"]
+    )
+    assert_problem(client.get("/v1/campaigns/templates"), 401)
+
+    def down(*args, **kwargs):
+        raise sa.exc.OperationalError("SELECT", {}, Exception("disk I/O error"))
+
+    with monkeypatch.context() as patch:
+        patch.setattr(CampaignStore, "recent", down)
+        assert_problem(client.get("/v1/campaigns", headers=bearer(keys["mayor"])), 503)

@@ -1,4 +1,5 @@
-"""``/v1/campaigns``: launch a campaign, follow it live (SSE), read its report, cancel it.
+"""``/v1/campaigns``: launch a campaign, follow it live (SSE), read its report, cancel it; list
+the recent campaigns and the templates prepared in advance.
 
 A campaign is stored (state ``accepted``, committed) before ``202 Accepted`` is answered, and
 then prepared and sent in the background by this process; a process that stops leaves it in
@@ -20,7 +21,7 @@ from typing import Annotated, Any
 
 import orjson
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, FastAPI, Header, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from starlette.exceptions import HTTPException
 
@@ -63,6 +64,7 @@ def _view(record: CampaignRecord) -> dict[str, Any]:
     summary = record.summary or {}
     return {
         "campaign_id": record.campaign_id,
+        "launched_by": record.key_name,
         "state": record.state,
         "mode": record.mode,
         "channels": record.spec.get("channels", []),
@@ -92,6 +94,11 @@ def _check_launch(key, spec: CampaignSpec, world, territories) -> None:
         territories.check_area(key, group.area_code, Action.GROUPS)
 
 
+def _sees_all(key) -> bool:
+    """Whether a key may see every campaign (else only those it launched)."""
+    return key.role in (Role.FEDERAL, Role.ADMIN)
+
+
 def _get(store: CampaignStore, campaign_id: int, key) -> CampaignRecord:
     """A campaign the key may see: its own, or any for federal and admin keys."""
     try:
@@ -100,7 +107,7 @@ def _get(store: CampaignStore, campaign_id: int, key) -> CampaignRecord:
         raise NotFound(f"no campaign {campaign_id}") from None
     except sa.exc.SQLAlchemyError as error:
         raise _unavailable(error) from None
-    if record.key_name != key.name and key.role not in (Role.FEDERAL, Role.ADMIN):
+    if record.key_name != key.name and not _sees_all(key):
         raise NotPermitted(f"campaign {campaign_id} was launched by another key")
     return record
 
@@ -148,6 +155,42 @@ async def launch(
     start(request.app, record.campaign_id)
     response.headers["Location"] = f"/v1/campaigns/{record.campaign_id}"
     return _view(record)
+
+
+@router.get(
+    "",
+    operation_id="listCampaigns",
+    summary="The recent campaigns",
+    responses=problems(401, 422, 429, 503),
+)
+def list_campaigns(
+    key: Key,
+    campaigns: Campaigns,
+    limit: Annotated[int, Query(ge=1, le=100, description="Most campaigns listed.")] = 20,
+) -> dict[str, Any]:
+    """The newest campaigns the key may see (its own; every one for federal and admin keys),
+    newest first, each as ``GET /v1/campaigns/{id}`` answers it."""
+    try:
+        records = campaigns.recent(limit, key_name=None if _sees_all(key) else key.name)
+    except sa.exc.SQLAlchemyError as error:
+        raise _unavailable(error) from None
+    return {"campaigns": [_view(record) for record in records]}
+
+
+@router.get(
+    "/templates",
+    operation_id="listCampaignTemplates",
+    summary="Templates prepared in advance",
+    responses=problems(401, 429, 503),
+)
+def list_templates(key: Key, campaigns: Campaigns) -> dict[str, Any]:
+    """The stored templates by name: texts and e-mail subjects per language, whose
+    ``$placeholders`` a launch fills from its ``params``."""
+    try:
+        templates = [{"name": name, **campaigns.template(name)} for name in campaigns.templates()]
+    except sa.exc.SQLAlchemyError as error:
+        raise _unavailable(error) from None
+    return {"templates": templates}
 
 
 @router.get(
@@ -207,7 +250,9 @@ def cancel_campaign(
         **problems(401, 403, 404, 429, 503),
     },
 )
-async def campaign_events(campaign_id: int, key: Key, campaigns: Campaigns) -> StreamingResponse:
+async def campaign_events(
+    campaign_id: int, key: Key, campaigns: Campaigns, world: World
+) -> StreamingResponse:
     """``progress`` events (messages per channel and state) while the campaign runs, then one
     ``report`` event once it is finished or cancelled and no message is open, and the stream
     ends."""
@@ -223,7 +268,9 @@ async def campaign_events(campaign_id: int, key: Key, campaigns: Campaigns) -> S
                 yield b"event: progress\ndata: " + orjson.dumps(view) + b"\n\n"
             if record.state in FINAL_CAMPAIGN_STATES:
                 # A cancelled campaign's sender may still be closing its last batch.
-                report = await asyncio.to_thread(service.report, campaigns, campaign_id)
+                report = await asyncio.to_thread(
+                    service.report, campaigns, campaign_id, world.settings.segment_cost_eur
+                )
                 if report["total"]["open"] == 0:
                     yield b"event: report\ndata: " + orjson.dumps(report) + b"\n\n"
                     return

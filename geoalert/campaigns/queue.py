@@ -197,6 +197,15 @@ class CampaignStore:
         with self.engine.connect() as conn:
             return [CampaignRecord(**row._mapping) for row in conn.execute(query)]
 
+    def recent(self, limit: int, key_name: str | None = None) -> list[CampaignRecord]:
+        """The ``limit`` newest campaigns (launched with ``key_name`` only, when given),
+        newest first."""
+        query = sa.select(campaigns).order_by(campaigns.c.campaign_id.desc()).limit(limit)
+        if key_name is not None:
+            query = query.where(campaigns.c.key_name == key_name)
+        with self.engine.connect() as conn:
+            return [CampaignRecord(**row._mapping) for row in conn.execute(query)]
+
     def set_state(self, campaign_id: int, state: str, **values: Any) -> CampaignRecord:
         """Move a campaign to ``state`` (a transition allowed by the state machine)."""
         with self.engine.begin() as conn:
