@@ -1,7 +1,8 @@
 """The map page in headless Chromium, against the real server over the sample world.
 
 Zones are drawn with the mouse and the keyboard; every figure the page shows must equal
-the API's answer for the zone the page sent. The README's screenshot (docs/map.png) is
+the API's answer for the zone the page sent. Campaigns launched from the page are followed
+live and their report shown equals the API's. The README's screenshot (docs/map.png) is
 taken here.
 """
 
@@ -18,12 +19,14 @@ import httpx
 import pytest
 import shapely
 import shapely.geometry
+import sqlalchemy as sa
 import uvicorn
 from api_helpers import serving_copy
 from playwright.sync_api import Page, sync_playwright
 from pyproj import Transformer
 
 from api.app import create_app
+from geoalert.campaigns.queue import CampaignStore
 from geoalert.keys import create_key
 from geoalert.messages.cap import parse_cap
 from geoalert.settings import Settings
@@ -49,6 +52,20 @@ MAP = "#map"
 TO_METRIC = Transformer.from_crs("EPSG:4326", "EPSG:3812", always_xy=True).transform
 WHOLE = {"addresses.count", "population.estimate"}
 """Figures always shown as whole numbers."""
+CAMPAIGN_ZONE = "Etterbeek (21005)"
+SIMULATED_RATES = {
+    "sms": {"rate_per_s": 1500, "batch": 150},
+    "email": {"rate_per_s": 1500, "batch": 150},
+}
+"""Providers' rates kept by simulations (per second), so that a campaign runs a few seconds."""
+TEMPLATE = {
+    "texts": {
+        "nl": "Verlaat $street nu.",
+        "fr": "Quittez $street maintenant.",
+        "en": "Leave $street now.",
+    },
+    "headlines": {},
+}
 
 
 # -- server and browser ------------------------------------------------------------------------
@@ -67,7 +84,13 @@ def server(sample_world: Path, tmp_path_factory: pytest.TempPathFactory):
     with open_store(world) as store:
         secret, _ = create_key(store, "federal", None, "crisis-cell")
         mayor, _ = create_key(store, "mayor", "21004", "mayor-brussels")
-    settings = Settings(data_dir=world, api_rate_per_s=1_000, api_rate_burst=1_000)
+        operator, _ = create_key(store, "operator", None, "operator-feed")
+        CampaignStore(store.engine).save_template("evacuation", TEMPLATE)
+    providers = world.parent / "providers.json"
+    providers.write_text(json.dumps(SIMULATED_RATES))
+    settings = Settings(
+        data_dir=world, campaign_providers=providers, api_rate_per_s=1_000, api_rate_burst=1_000
+    )
     port = _free_port()
     config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
     uv = uvicorn.Server(config)
@@ -85,7 +108,7 @@ def server(sample_world: Path, tmp_path_factory: pytest.TempPathFactory):
     else:
         raise RuntimeError("the server did not become ready")
     with httpx.Client(base_url=base, timeout=TIMEOUT_S) as http:
-        yield {"url": base, "http": http, "key": secret, "mayor": mayor}
+        yield {"url": base, "http": http, "key": secret, "mayor": mayor, "operator": operator}
     uv.should_exit = True
     thread.join(timeout=10)
 
@@ -552,6 +575,225 @@ def test_a_zone_outside_the_key_jurisdiction_shows_the_api_problem(page: Page, b
         assert "could not be resolved" in page.inner_text("#status")
         assert "Bruxelles" in page.inner_text("#status")
         assert set(_shown(page).values()) == {""}
+    finally:
+        page.evaluate(f"sessionStorage.setItem('geoalert.key', {json.dumps(server['key'])})")
+
+
+# -- campaigns -----------------------------------------------------------------------------------
+
+
+def _campaign_api(server, path: str, key: str = "key") -> dict:
+    response = server["http"].get(path, headers={"Authorization": f"Bearer {server[key]}"})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def _counts(page: Page) -> dict[str, str]:
+    """The live counts shown: "channel/state" -> text."""
+    return page.eval_on_selector_all(
+        "#campaign-counts td[data-channel]",
+        "tds => Object.fromEntries(tds.map(td =>"
+        " [td.dataset.channel + '/' + td.dataset.state, td.textContent]))",
+    )
+
+
+def _launch(page: Page) -> int:
+    """Click the send button; the id of the campaign the page then follows."""
+    before = page.get_attribute("#campaign", "data-campaign")
+    page.click("#send-submit")
+    page.wait_for_function(
+        f"() => (document.getElementById('campaign').dataset.campaign || null) !== {json.dumps(before)}",
+        timeout=30_000,
+    )
+    return int(page.get_attribute("#campaign", "data-campaign"))
+
+
+def _wait_for_report(page: Page, campaign_id: int) -> None:
+    page.wait_for_selector(
+        f"#campaign[data-report='{campaign_id}']", state="attached", timeout=60_000
+    )
+
+
+def _report_text(path: str, value) -> str:
+    """How the page writes a figure of a campaign report in English (en-GB)."""
+    if path == "state":
+        return value.capitalize()
+    if path.endswith("_eur"):
+        return f"€{value:,.2f}"
+    if path == "duration_s":
+        return f"{value:,.1f} s"
+    return f"{value:,}"
+
+
+def _assert_report_equals_api(page: Page, report: dict) -> None:
+    shown = page.eval_on_selector_all(
+        "#campaign-report [data-report]",
+        "els => Object.fromEntries(els.map(e => [e.dataset.report, e.textContent.trim()]))",
+    )
+    paths = {"state", "duration_s", "cost_eur"} | {
+        f"total.{k}" for k in ("messages", "sent", "delivered", "failed", "cancelled")
+    }
+    for channel, figures in report["channels"].items():
+        paths |= {f"channels.{channel}.{k}" for k in ("sent", "delivered", "failed", "cancelled")}
+        paths.add(f"channels.{channel}.cost_eur")
+        paths |= {f"channels.{channel}.failed_reasons.{r}" for r in figures["failed_reasons"]}
+    if report["alert_sms_estimated_cost_eur"]:
+        paths.add("alert_sms_estimated_cost_eur")
+    assert set(shown) == paths
+    assert shown == {path: _report_text(path, _lookup(report, path)) for path in paths}
+
+
+def test_a_simulation_campaign_is_followed_live_and_reports_as_the_api(page: Page, browser, server):
+    _resolved(page, browser, lambda: page.fill("#area-input", CAMPAIGN_ZONE))
+    _blur(page)
+    page.keyboard.press("s")
+    assert page.evaluate("document.activeElement.id") == "send-h"
+    assert page.is_checked("#send-form input[name=mode][value=simulation]")
+    assert page.inner_text("#send-submit") == "Start the simulation"
+    # A template prepared in advance, its placeholder filled in.
+    page.select_option("#send-template", "evacuation")
+    assert page.is_hidden("#send-texts")
+    assert "Leave $street now." in page.inner_text("#send-preview")
+    page.fill("#send-param-street", "Rue Gray")
+    with page.expect_request("**/v1/campaigns") as sent:
+        campaign_id = _launch(page)
+    assert sent.value.post_data_json == {
+        "zone": {"area": "21005"},
+        "channels": ["sms", "email"],
+        "mode": "simulation",
+        "template": "evacuation",
+        "params": {"street": "Rue Gray"},
+    }
+    # The counts change as the events arrive, while the campaign runs.
+    seen: list[dict[str, str]] = []
+    while page.get_attribute("#campaign", "data-report") != str(campaign_id):
+        counts = _counts(page)
+        running = page.get_attribute("#campaign", "data-state") in ("queued", "sending")
+        if running and counts and counts not in seen:
+            seen.append(counts)
+        page.wait_for_timeout(50)
+    assert len(seen) >= 2, seen
+    delivered = [int(c.get("sms/delivered", "0").replace(",", "")) for c in seen]
+    assert delivered == sorted(delivered) and delivered[-1] > delivered[0]
+
+    report = _campaign_api(server, f"/v1/campaigns/{campaign_id}/report")
+    assert report["state"] == "finished" and report["mode"] == "simulation"
+    assert report["total"]["delivered"] == report["total"]["messages"] > 0
+    _assert_report_equals_api(page, report)
+    assert page.inner_text("#campaign-h") == f"Campaign {campaign_id} (simulation)"
+    assert page.is_hidden("#campaign-cancel")
+    assert _campaign_api(server, f"/v1/campaigns/{campaign_id}")["state"] == "finished"
+    # Listed among the recent campaigns, marked as the one followed.
+    item = page.locator(f"#recent button[data-campaign='{campaign_id}']")
+    item.wait_for()
+    assert item.get_attribute("aria-current") == "true"
+    assert "Finished" in item.inner_text() and "crisis-cell" in item.inner_text()
+    assert browser["outside"] == []
+
+
+def test_a_campaign_cancelled_from_the_page_reports_its_cancellation(page: Page, browser, server):
+    if page.input_value("#area-input") != CAMPAIGN_ZONE:
+        _resolved(page, browser, lambda: page.fill("#area-input", CAMPAIGN_ZONE))
+    page.select_option("#send-template", "")
+    page.fill("#send-en", "Stay indoors, close windows.")
+    page.fill("#send-nl", "Blijf binnen, sluit ramen.")
+    with page.expect_request("**/v1/campaigns") as sent:
+        campaign_id = _launch(page)
+    # The page's language first: the text for people whose language has none.
+    assert list(sent.value.post_data_json["texts"]) == ["en", "nl"]
+    page.wait_for_function(
+        "() => document.getElementById('campaign').dataset.state === 'sending'"
+        " && document.querySelector('#campaign-counts td[data-state=queued]')",
+        timeout=30_000,
+    )
+    page.click("#campaign-cancel")
+    _wait_for_report(page, campaign_id)
+    report = _campaign_api(server, f"/v1/campaigns/{campaign_id}/report")
+    total = report["total"]
+    assert report["state"] == "cancelled"
+    assert total["cancelled"] > 0 and total["open"] == 0
+    assert total["sent"] + total["cancelled"] == total["messages"]
+    _assert_report_equals_api(page, report)
+    assert page.inner_text("#campaign-status").startswith("Cancelled after")
+    assert page.is_hidden("#campaign-cancel")
+
+
+def test_a_live_alert_needs_an_explicit_confirmation(page: Page, browser, server):
+    if page.input_value("#area-input") != CAMPAIGN_ZONE:
+        _resolved(page, browser, lambda: page.fill("#area-input", CAMPAIGN_ZONE))
+    listed = _campaign_api(server, "/v1/campaigns")["campaigns"]
+    page.check("#send-form input[name=mode][value=live]")
+    assert page.inner_text("#send-submit") == "Send live alert…"
+    page.click("#send-submit")
+    page.wait_for_selector("#live-dialog[open]")
+    assert "real people" in page.inner_text("#live-text")
+    assert page.is_disabled("#live-send")
+    page.keyboard.press("Escape")
+    page.wait_for_selector("#live-dialog", state="hidden")
+    page.check("#send-form input[name=mode][value=simulation]")
+    assert _campaign_api(server, "/v1/campaigns")["campaigns"] == listed  # nothing sent
+
+
+def test_a_role_that_may_not_alert_sees_why(page: Page, server):
+    page.evaluate(f"sessionStorage.setItem('geoalert.key', {json.dumps(server['operator'])})")
+    try:
+        page.reload()
+        page.wait_for_selector("body[data-ready=true]", state="attached", timeout=60_000)
+        assert page.is_hidden("#send-form")
+        refused = page.inner_text("#send-refused")
+        assert "(operator) may not send alerts for a zone" in refused
+        assert page.inner_text("#recent") == "No campaigns yet."  # it launched none
+    finally:
+        page.evaluate(f"sessionStorage.setItem('geoalert.key', {json.dumps(server['key'])})")
+        page.reload()
+        page.wait_for_selector("body[data-ready=true]", state="attached", timeout=60_000)
+    assert page.is_visible("#send-form")
+
+
+def test_refused_launches_show_the_api_problem(page: Page, browser, server, monkeypatch):
+    if page.input_value("#area-input") != CAMPAIGN_ZONE:
+        _resolved(page, browser, lambda: page.fill("#area-input", CAMPAIGN_ZONE))
+    # 422: neither texts nor a template.
+    page.select_option("#send-template", "")
+    for lang in ("nl", "fr", "de", "en"):
+        page.fill(f"#send-{lang}", "")
+    page.click("#send-submit")
+    page.wait_for_function("() => document.getElementById('send-error').textContent")
+    error = page.inner_text("#send-error")
+    assert error.startswith("The campaign was not launched:")
+    assert "give either texts or a template" in error
+    page.fill("#send-en", "Stay indoors.")
+
+    # 503: nothing accepted; sent again, the same Idempotency-Key makes it one campaign.
+    def down(*args, **kwargs):
+        raise sa.exc.OperationalError("INSERT INTO campaigns", {}, Exception("disk I/O error"))
+
+    with monkeypatch.context() as patch:
+        patch.setattr(CampaignStore, "create", down)
+        with page.expect_request("**/v1/campaigns") as first:
+            page.click("#send-submit")
+        page.wait_for_function(
+            "() => document.getElementById('send-error').textContent.includes('nothing was accepted')"
+        )
+    with page.expect_request("**/v1/campaigns") as again:
+        campaign_id = _launch(page)
+    key = first.value.headers["idempotency-key"]
+    assert len(key) == 32 and again.value.headers["idempotency-key"] == key
+    assert page.inner_text("#send-error") == ""
+    server["http"].post(
+        f"/v1/campaigns/{campaign_id}/cancel",
+        headers={"Authorization": f"Bearer {server['key']}"},
+    )
+    _wait_for_report(page, campaign_id)
+
+    # 403: a zone outside the key's jurisdiction names the key's own territory.
+    page.evaluate(f"sessionStorage.setItem('geoalert.key', {json.dumps(server['mayor'])})")
+    try:
+        _resolved(page, browser, lambda: page.fill("#area-input", "Anderlecht (21001)"))
+        page.click("#send-submit")
+        page.wait_for_function("() => document.getElementById('send-error').textContent")
+        error = page.inner_text("#send-error")
+        assert "jurisdiction" in error and "Bruxelles" in error
     finally:
         page.evaluate(f"sessionStorage.setItem('geoalert.key', {json.dumps(server['key'])})")
 

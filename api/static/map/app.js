@@ -1,6 +1,7 @@
 // The crisis cell's map page: draw or pick a zone, see at once whom it reaches.
 
 import { ApiError, call, forgetKey, getKey, setKey } from "./api.js";
+import { setupCampaigns, startCampaigns, translateCampaigns, zoneChanged } from "./campaign.js";
 import { Sketch } from "./draw.js";
 import { LANGUAGES, has, initialLanguage, language, money, number, setLanguage, t, time } from "./i18n.js";
 import { editable, fromForm, isXml, parseGeoJSON, toFeature, toForm } from "./zone.js";
@@ -150,6 +151,7 @@ function updateButtons() {
   for (const button of document.querySelectorAll("[data-draw]")) {
     button.setAttribute("aria-pressed", String(sketch.mode === button.dataset.draw));
   }
+  zoneChanged();
 }
 
 function showHint(mode, points) {
@@ -568,6 +570,7 @@ async function start() {
   map.fitBounds(L.geoJSON(municipalities).getBounds());
   drawSites(sites);
   clearResults();
+  await startCampaigns(state.config);
   document.body.dataset.ready = "true";
 }
 
@@ -590,6 +593,7 @@ const SHORTCUTS = [
   ["G", "key_export_geojson"],
   ["X", "key_export_cap"],
   ["I", "key_import"],
+  ["S", "key_send"],
   ["?", "key_help"],
 ];
 
@@ -650,6 +654,7 @@ function onKey(e) {
     g: () => exportGeoJSON(),
     x: () => openCap(),
     i: () => $("import-file").click(),
+    s: () => $("send-h").focus(),
     "?": () => $("help-dialog").showModal(),
   };
   if (onMap && sketch.drawing && key === "Enter") {
@@ -682,11 +687,13 @@ function onLanguage(lang) {
   }
   if (state.result) showResult(state.result, 0);
   else $("status").textContent = state.config ? t("no_zone") : "";
+  translateCampaigns();
   sketch.render();
 }
 
 function wire() {
   document.addEventListener("keydown", onKey);
+  setupCampaigns({ zone: () => (state.zone ? toForm(state.zone) : null), reach: () => state.result });
   $("lang").addEventListener("change", (e) => onLanguage(e.target.value));
   for (const button of document.querySelectorAll("[data-draw]")) {
     button.addEventListener("click", () => startDrawing(button.dataset.draw));
