@@ -13,6 +13,7 @@ const FINAL = new Set(["finished", "cancelled", "failed"]);
 const REPORT_COLUMNS = ["sent", "delivered", "failed", "cancelled"];
 const RECENT = 8;
 const RECONNECT_MS = 2000;
+const RECENT_REFRESH_MS = 20_000;
 const PLACEHOLDER = /\$(?:\$|(\w+)|\{(\w+)\})/g;
 
 const state = {
@@ -28,6 +29,7 @@ const state = {
   pending: null, // a live launch waiting for its confirmation
   recent: [], // views of the recent campaigns
   recentError: null,
+  poll: null, // timer refreshing the recent campaigns
 };
 
 // -- sending ---------------------------------------------------------------------------------
@@ -69,6 +71,7 @@ export async function startCampaigns(config) {
   for (const name of state.templates.keys()) select.add(new Option(name, name));
   translateCampaigns();
   await refreshRecent();
+  state.poll ??= setInterval(() => document.visibilityState === "visible" && refreshRecent(), RECENT_REFRESH_MS);
 }
 
 /** Enable sending once there is a zone (called whenever the zone changes). */
@@ -233,10 +236,10 @@ async function listen(run) {
     } catch (error) {
       if (signal.aborted) return;
       if (error instanceof ApiError && error.status < 500 && error.status !== 429) {
-        $("campaign-status").textContent = t("follow_failed", { detail: error.message });
+        showStatus(t("follow_failed", { detail: error.message }));
         return;
       }
-      $("campaign-status").textContent = t("reconnecting", { detail: error.message });
+      showStatus(t("reconnecting", { detail: error.message }));
     }
     if (run.report === null) await new Promise((done) => setTimeout(done, RECONNECT_MS));
   }
@@ -298,7 +301,9 @@ function renderRun() {
   if (!total && !FINAL.has(view.state)) detail = t("preparing");
   if (report === null && FINAL.has(view.state) && total > done) detail = t("closing");
   const status = t(`state_${view.state}`);
-  $("campaign-status").textContent = detail ? t("status_line", { status, detail }) : status;
+  // Screen readers hear the changes of state, not every count.
+  showStatus(detail ? t("status_line", { status, detail }) : status, state.run.said !== view.state);
+  state.run.said = view.state;
   $("campaign-cancel").hidden = FINAL.has(view.state);
   $("campaign-cancel").disabled = false;
 }
@@ -382,14 +387,14 @@ function renderReport(report) {
     rh.textContent = t("failed_reasons");
     box.append(rh, reasons);
   }
-  $("campaign-status").textContent = t("campaign_done", {
+  showStatus(t("campaign_done", {
     state: t(`state_${report.state}`),
     duration: t("seconds", { n: number(report.duration_s, 1) }),
     sent: number(report.total.sent),
     failed: number(report.total.failed),
     cancelled: number(report.total.cancelled),
     cost: money(report.cost_eur),
-  });
+  }));
   $("campaign").dataset.report = String(report.campaign_id);
 }
 
@@ -401,9 +406,15 @@ async function cancel() {
     run.view = await call(`/v1/campaigns/${run.id}/cancel`, { method: "POST" });
     if (run === state.run) renderRun();
   } catch (error) {
-    $("campaign-status").textContent = t("cancel_failed", { detail: error.message });
+    showStatus(t("cancel_failed", { detail: error.message }));
     button.disabled = false;
   }
+}
+
+/** Show the campaign's status; screen readers hear it when `announce`. */
+function showStatus(text, announce = true) {
+  $("campaign-status").textContent = text;
+  if (announce) $("campaign-announce").textContent = text;
 }
 
 function cell(tag, text, scope) {
@@ -431,6 +442,7 @@ async function refreshRecent() {
 
 function renderRecent() {
   const list = $("recent");
+  const focused = list.contains(document.activeElement) ? document.activeElement.dataset.campaign : null;
   list.replaceChildren();
   if (state.recentError) {
     const li = document.createElement("li");
@@ -459,4 +471,6 @@ function renderRecent() {
     li.append(button);
     list.append(li);
   }
+  // A refresh keeps the keyboard where it was.
+  if (focused) list.querySelector(`button[data-campaign="${focused}"]`)?.focus();
 }
