@@ -25,7 +25,7 @@ const state = {
   idempotency: null, // Idempotency-Key of a launch to repeat as is
   sentZone: "null", // the zone form the panel last saw (JSON)
   launching: false, // a launch request waiting for its answer
-  run: null, // the campaign followed: {id, view, report, controller}
+  run: null, // the campaign followed: {id, view, report, controller, events, said}
   pending: null, // a live launch waiting for its confirmation
   recent: [], // views of the recent campaigns
   recentError: null,
