@@ -1,10 +1,11 @@
 """A cache of serialised resolutions, so that a zone asked again is answered at once.
 
-The engine's indexes are built once when the world opens, so one request (zone and options)
-resolves to the same result for the life of the process; a crisis cell and the dispatch
-services ask for the same municipalities and drawn zones over and over. Entries expire
-after a time to live all the same, which bounds how stale an answer can be should a part
-come to read live data. The cache holds JSON bytes and the audit counts, never the request's
+A request (zone and options) resolves to the same result as long as the engine's data
+version (:meth:`geoalert.Engine.data_version`: the registered contacts' newest change) is
+the same, so callers key entries on both: a registration shows at the next request after
+the engine took it in. A crisis cell and the dispatch services ask for the same
+municipalities and drawn zones over and over. Entries expire after a time to live all the
+same. The cache holds JSON bytes and the audit counts, never the request's
 key: jurisdiction checks and the audit record happen for every request, hit or miss.
 """
 

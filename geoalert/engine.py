@@ -152,6 +152,16 @@ class Engine:
             raise ValueError("no time buckets: the engine was opened without 'population'")
         return self.indexes["population"].times
 
+    def data_version(self) -> int:
+        """Number of the newest change to the registered contacts this engine serves (0
+        without the ``contacts`` part), after the check for changes when one is due: equal
+        numbers mean equal answers for the same request."""
+        contacts = self.indexes.get("contacts")
+        if contacts is None:
+            return 0
+        _ = contacts.index  # takes in the store's changes when a check is due
+        return contacts.version
+
     def zone(self, value: object) -> Zone:
         """Parse and check a zone against this world (area codes, extent)."""
         if isinstance(value, Zone):

@@ -141,6 +141,26 @@ def test_repeated_resolve_is_served_again_and_audited_each_time(client, keys, ar
     assert set(other["operators"]) == {"10"}  # other options, other answer
 
 
+def test_repeated_resolve_follows_registrations(client, keys):
+    engine = client.app.state.engine
+    body = {"zone": {"area": "21004"}, "include": ["contacts"]}
+    before = _resolve(client, "admin", body, keys).json()["contacts"]
+    address = engine.resolve(body["zone"], include=["addresses"])["addresses"].selection
+    new = engine.store.register_contact(
+        phone="+32470980002", sms=True, voice=False, email=None, language="de",
+        addresses=[("home", int(address.address_ids()[0]))],
+    )  # fmt: skip
+    try:
+        engine.indexes["contacts"].refresh()  # as when the next check is due
+        after = _resolve(client, "admin", body, keys).json()["contacts"]
+        assert after["count"] == before["count"] + 1
+        assert after["by_language"].get("de", 0) == before["by_language"].get("de", 0) + 1
+    finally:
+        engine.store.unregister_contact(new.contact_id)
+        engine.indexes["contacts"].refresh()
+    assert _resolve(client, "admin", body, keys).json()["contacts"] == before
+
+
 # -- roles and jurisdictions -----------------------------------------------------------------
 
 

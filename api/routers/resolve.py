@@ -42,7 +42,9 @@ def resolve(
     zone = world.zone(body.zone)
     territories.check_zone(key, zone.geometry)
     cache = request.app.state.resolutions
-    asked = orjson.dumps(body.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)
+    asked = orjson.dumps(
+        [world.data_version(), body.model_dump(mode="json")], option=orjson.OPT_SORT_KEYS
+    )
     entry = cache.get(asked)
     if entry is None:
         resolved = world.resolve(
