@@ -307,6 +307,8 @@ def test_template_goes_out_with_its_placeholders_filled(engine) -> None:
     assert record.summary["template"] == "chemical"
     with pytest.raises(CampaignError, match=r"no value for placeholder.*place"):
         service.accept(engine, spec.model_copy(update={"params": {}}), key_name="test")
+    with pytest.raises(CampaignError, match=r"parameter\(s\) place: the value is blank"):
+        service.accept(engine, spec.model_copy(update={"params": {"place": " "}}), key_name="test")
     with pytest.raises(CampaignError, match="no template named 'nope'"):
         service.accept(engine, spec.model_copy(update={"template": "nope"}), key_name="test")
 

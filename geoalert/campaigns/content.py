@@ -115,8 +115,12 @@ def render_template(template: Mapping[str, object], params: Mapping[str, str]) -
     Raises
     ------
     CampaignError
-        When a placeholder has no value (named), or a value is given that no text uses.
+        When a placeholder has no value or a blank one (named), or a value is given that no
+        text uses.
     """
+    blank = sorted(name for name, value in params.items() if not str(value).strip())
+    if blank:
+        raise CampaignError(f"template parameter(s) {', '.join(blank)}: the value is blank")
     used: set[str] = set()
     rendered: dict[str, dict[str, str]] = {}
     for part in ("texts", "headlines"):
