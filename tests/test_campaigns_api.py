@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,8 @@ from api_helpers import assert_problem, bearer
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from geoalert.campaigns import service
+from geoalert.campaigns.model import CampaignError
 from geoalert.campaigns.queue import CampaignStore
 from geoalert.keys import create_key
 from geoalert.settings import Settings
@@ -241,3 +244,21 @@ def test_recent_campaigns_and_templates(served, monkeypatch) -> None:
     with monkeypatch.context() as patch:
         patch.setattr(CampaignStore, "recent", down)
         assert_problem(client.get("/v1/campaigns", headers=bearer(keys["mayor"])), 503)
+
+
+def test_campaign_that_cannot_be_prepared_is_failed_with_its_reason(served, monkeypatch) -> None:
+    client, keys, _ = served
+
+    def unreadable(engine, spec):
+        raise CampaignError("the register could not be read")
+
+    monkeypatch.setattr(service, "_targets", unreadable)
+    body = {"zone": {"area": "21004"}, "channels": ["sms"], "texts": TEXTS}
+    campaign_id = launch(client, keys["federal"], body).json()["campaign_id"]
+    for _ in range(100):
+        view = client.get(f"/v1/campaigns/{campaign_id}", headers=bearer(keys["federal"])).json()
+        if view["state"] != "accepted":
+            break
+        time.sleep(0.05)
+    assert view["state"] == "failed"
+    assert view["error"] == "the register could not be read"

@@ -72,6 +72,7 @@ def _view(record: CampaignRecord) -> dict[str, Any]:
         "started_at": record.started_at.isoformat() if record.started_at else None,
         "finished_at": record.finished_at.isoformat() if record.finished_at else None,
         "targets": summary.get("targets"),
+        "error": summary.get("error"),
         "progress": record.progress,
         "links": {
             "self": f"/v1/campaigns/{record.campaign_id}",
@@ -298,7 +299,7 @@ async def _run(app: FastAPI, campaign_id: int) -> None:
     try:
         record = await asyncio.to_thread(store.get, campaign_id)
         if record.state == CampaignState.ACCEPTED:
-            await asyncio.to_thread(service.prepare, engine, store, record)
+            await asyncio.to_thread(service.prepare_or_fail, engine, store, record)
         await service.send(engine.store, campaign_id, engine.settings)
         final = await asyncio.to_thread(store.get, campaign_id)
         await asyncio.to_thread(

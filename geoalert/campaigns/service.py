@@ -33,7 +33,7 @@ from geoalert.campaigns.sender import Sender
 from geoalert.settings import Settings
 from geodata.contact_index import ContactSelection
 
-__all__ = ["accept", "audit_record", "prepare", "report", "run", "send"]
+__all__ = ["accept", "audit_record", "prepare", "prepare_or_fail", "report", "run", "send"]
 
 #: Campaign states a sender takes up (after a crash too).
 RUNNABLE = (CampaignState.ACCEPTED, CampaignState.QUEUED, CampaignState.SENDING)
@@ -211,16 +211,29 @@ async def run(engine, campaign_id: int, **kwargs: Any) -> dict[str, Any]:
     store = campaign_store(engine)
     record = store.get(campaign_id)
     if record.state == CampaignState.ACCEPTED:
-        try:
-            prepare(engine, store, record)
-        except CampaignError as error:
-            store.set_state(
-                campaign_id,
-                CampaignState.FAILED,
-                summary={**record.summary, "error": str(error)},
-            )
-            raise
+        prepare_or_fail(engine, store, record)
     return await send(engine.store, campaign_id, engine.settings, **kwargs)
+
+
+def prepare_or_fail(engine, store: CampaignStore, record: CampaignRecord) -> None:
+    """:func:`prepare`, or, when the campaign cannot be prepared, mark it failed with the
+    reason in its summary (``"error"``) and raise.
+
+    Raises
+    ------
+    CampaignError
+    """
+    try:
+        prepare(engine, store, record)
+    except CampaignError as error:
+        current = store.get(record.campaign_id)
+        if current.state == CampaignState.ACCEPTED:  # not cancelled meanwhile
+            store.set_state(
+                record.campaign_id,
+                CampaignState.FAILED,
+                summary={**current.summary, "error": str(error)},
+            )
+        raise
 
 
 async def send(

@@ -300,6 +300,7 @@ function renderRun() {
   let detail = total ? t("handled", { done: number(done), total: number(total) }) : "";
   if (!total && !FINAL.has(view.state)) detail = t("preparing");
   if (report === null && FINAL.has(view.state) && total > done) detail = t("closing");
+  if (view.state === "failed" && view.error) detail = view.error;
   const status = t(`state_${view.state}`);
   // Screen readers hear the changes of state, not every count.
   showStatus(detail ? t("status_line", { status, detail }) : status, state.run.said !== view.state);
