@@ -31,8 +31,8 @@ import pandas as pd
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-# The project's exact-or-undecided orientation tests and flat zone rings.
-from cells.predicates import _orient, _point_in_rings, flat_rings
+# The project's exact-or-undecided orientation tests and WKB reader of zone rings.
+from cells.predicates import RELATIVE_BOUND, _orient, _point_in_rings, _wkb_rings
 
 __all__ = [
     "AddressIndex",
@@ -57,6 +57,10 @@ _TABLE_OFFSET = np.array([(4**level - 1) // 3 for level in range(_TABLE_LEVEL + 
 #: A point test that cannot tell (the point too close to the boundary to call).
 UNDECIDED = -1
 _JIT = {"cache": True, "nogil": True, "fastmath": False, "error_model": "numpy"}
+#: Arguments of ``shapely.lib.to_wkb`` (not hex, 2-D, little-endian, no SRID, extended
+#: flavour): the ufunc called on a 0-d array, without ``shapely.to_wkb``'s checks, costs
+#: about half as much, a share of a municipality's whole search.
+_WKB_ARGS = (np.bool_(False), np.intc(2), np.intc(1), np.bool_(False), np.intc(1))
 # A node's four children, in Morton order, from its row (column, row, code, first, end):
 # column 2x + dx, row 2y + dy, code 4c + (dx + 2 dy), first and end set by the caller.
 _CHILD_SCALE = np.array([2, 2, 4, 1, 1], dtype=np.int64)
@@ -238,8 +242,9 @@ class AddressIndex:
         position[order] = np.arange(n)
         self._id_position = position[by_id]  # position of the i-th smallest id
         self.address_id = address_id[order]
-        self.xy = np.column_stack((lon[order], lat[order]))  # together: one stream of memory
-        self.lon, self.lat = self.xy[:, 0], self.xy[:, 1]
+        # Two contiguous rows: a leaf's addresses are tested on vectors of each.
+        self._lonlat = np.vstack((lon[order], lat[order]))
+        self.lon, self.lat = self._lonlat
         self.municipalities = np.asarray(municipalities, dtype=object)
         self.municipality_code = codes[order].astype(np.int32)
         # Runs of equal municipality along the curve: counts per municipality for a
@@ -356,16 +361,28 @@ class AddressIndex:
             Equal, address by address, to ``shapely.covers(zone, point)`` and to
             PostGIS ``ST_Covers(zone, point)`` on the same coordinates.
         """
-        x, y, ring_start = flat_rings(zone)
-        if not len(x) or not len(self):
+        if not len(self):
             empty = np.empty(0, dtype=np.int64)
             return AddressSelection(self, empty, empty, empty, 0, 0)
-        first, end, points, doubtful, covered, tested = _search(
-            self._grid, self._cell_node, self.nodes, self.xy, x, y, ring_start
+        wkb = shapely.lib.to_wkb(np.asarray(zone, dtype=object), *_WKB_ARGS)
+        found = _search(
+            self._grid,
+            self._cell_node,
+            self.nodes,
+            self._lonlat,
+            np.frombuffer(wkb, dtype=np.uint8),
         )
-        if len(doubtful):  # rare: GEOS decides exactly
+        # One array back from the compiled pass (each array handed back costs as much as
+        # some hundred point tests): covered, tested, the sizes of the ranges, points and
+        # undecided points, then their positions.
+        covered, tested, n_full, n_points, n_doubtful = found[:5].tolist()
+        first = found[5 : 5 + n_full]
+        end = found[5 + n_full : 5 + 2 * n_full]
+        points = found[5 + 2 * n_full : 5 + 2 * n_full + n_points]
+        if n_doubtful:  # rare: GEOS decides exactly
+            doubtful = found[5 + 2 * n_full + n_points :]
             shapely.prepare(zone)
-            covered_doubtful = shapely.intersects_xy(zone, *self.xy[doubtful].T)
+            covered_doubtful = shapely.intersects_xy(zone, self.lon[doubtful], self.lat[doubtful])
             points = np.concatenate((points, doubtful[covered_doubtful]))
         return AddressSelection(self, first, end, points, covered + len(points), tested)
 
@@ -412,18 +429,22 @@ def _start_nodes(xmin, ymin, xmax, ymax, grid, cell_node):
 
 
 @nb.njit(inline="always", **_JIT)
-def _may_meet(node, ax, ay, bx, by) -> bool:
-    """Whether segment a-b may meet a node's closed box: False only when certainly not."""
-    x0, y0, x1, y1 = node[0], node[1], node[2], node[3]
+def _may_meet(x0, y0, x1, y1, ax, ay, bx, by) -> bool:
+    """Whether segment a-b may meet the closed box ``x0, y0, x1, y1``: False only when
+    certainly not.
+
+    Past the boxes' test, whether the segment's line meets the box: the centre's distance
+    from the line, times the segment's length, is at most the box's half extent along the
+    line's normal. The box is widened by 1e-12 degrees and the comparison by a relative
+    bound, far above the rounding of the centre, half sizes and products.
+    """
     if max(ax, bx) < x0 or min(ax, bx) > x1 or max(ay, by) < y0 or min(ay, by) > y1:
         return False
-    side = _orient(ax, ay, bx, by, x0, y0)
-    return (
-        side == 0
-        or _orient(ax, ay, bx, by, x1, y0) != side
-        or _orient(ax, ay, bx, by, x1, y1) != side
-        or _orient(ax, ay, bx, by, x0, y1) != side
-    )
+    dx, dy = bx - ax, by - ay
+    half_x, half_y = (x1 - x0) * 0.5, (y1 - y0) * 0.5
+    left, right = dx * (y0 + half_y - ay), dy * (x0 + half_x - ax)
+    reach = abs(dx) * (half_y + 1e-12) + abs(dy) * (half_x + 1e-12)
+    return abs(left - right) <= reach + RELATIVE_BOUND * (abs(left) + abs(right) + reach)
 
 
 @nb.njit(**_JIT)
@@ -437,69 +458,72 @@ def _grown(a: np.ndarray, size: int) -> np.ndarray:
 
 
 @nb.njit(**_JIT)
-def _states(ox, oy, state, segments, x, y, tx, ty, out, side):
+def _states(ox, oy, state, segments, x, y, tx, ty, n, out, side):
     """Set ``out[i]`` to whether point ``(tx[i], ty[i])`` is inside the zone (1, 0, or
-    ``UNDECIDED``), from the ``state`` of a point o: flipped by each of ``segments`` (all
-    those the paths from o can meet) that the path o->t crosses.
+    ``UNDECIDED``) for ``i < n``, from the ``state`` of a point o: flipped by each of
+    ``segments`` (all those the paths from o can meet) that the path o->t crosses.
 
     A path ending on the same side of a segment's line as o cannot meet it; otherwise it
-    crosses when the segment's ends lie on either side of the path. Written for every
-    point without branching on the answer (which would mispredict half the time).
-    ``side`` is scratch space for the side of o from each segment's line.
+    crosses when the segment's ends lie on either side of the path. Written as one pass
+    over the points per segment, every test made and the answers combined with arithmetic
+    rather than branches (which would mispredict half the time), on contiguous ``tx``,
+    ``ty``: the pass runs on vectors. ``side`` is scratch space for the side of o from
+    each segment's line.
     """
+    out[:n] = state
+    if state == UNDECIDED:
+        return
     for j in range(len(segments)):
         k = segments[j]
         side[j] = _orient(x[k], y[k], x[k + 1], y[k + 1], ox, oy)
-    for i in range(len(tx)):
-        inside = state
-        for j in range(len(segments) if state != UNDECIDED else 0):
-            k = segments[j]
-            ax, ay, bx, by = x[k], y[k], x[k + 1], y[k + 1]
-            if (
-                max(ox, tx[i]) < min(ax, bx)
-                or max(ax, bx) < min(ox, tx[i])
-                or max(oy, ty[i]) < min(ay, by)
-                or max(ay, by) < min(oy, ty[i])
-            ):
-                continue
-            end = _orient(ax, ay, bx, by, tx[i], ty[i])
-            if side[j] == 0 or end == 0:
-                inside = UNDECIDED
-                break
-            if end == side[j]:
-                continue
-            first, second = (
-                _orient(ox, oy, tx[i], ty[i], ax, ay),
-                _orient(ox, oy, tx[i], ty[i], bx, by),
+    for j in range(len(segments)):
+        k = segments[j]
+        ax, ay, bx, by = x[k], y[k], x[k + 1], y[k + 1]
+        low_x, high_x, low_y, high_y = min(ax, bx), max(ax, bx), min(ay, by), max(ay, by)
+        o_side = side[j]
+        for i in range(n):
+            near = (
+                (max(ox, tx[i]) >= low_x)
+                & (high_x >= min(ox, tx[i]))
+                & (max(oy, ty[i]) >= low_y)
+                & (high_y >= min(oy, ty[i]))
             )
-            if first == 0 or second == 0:
-                inside = UNDECIDED
-                break
-            inside ^= first != second
-        out[i] = inside
+            end = _orient(ax, ay, bx, by, tx[i], ty[i])
+            first = _orient(ox, oy, tx[i], ty[i], ax, ay)
+            second = _orient(ox, oy, tx[i], ty[i], bx, by)
+            opposite = end != o_side
+            crosses = np.int64(near & opposite & (first != second))
+            undecided = np.int64(
+                near & ((o_side == 0) | (end == 0) | (opposite & ((first == 0) | (second == 0))))
+            )
+            # Undecided (-1) stays so; otherwise a crossing flips the state.
+            was = out[i]
+            out[i] = (was ^ crosses) | -(undecided | np.int64(was < 0))
 
 
 @nb.njit(**_JIT)
-def _search(grid, cell_node, nodes, xy, x, y, ring_start):
+def _search(grid, cell_node, nodes, lonlat, wkb):
     """Walk the quadtree down along the zone's boundary; decide what can be decided.
 
-    Each node is tested against the zone's segments that may meet its parent (a segment is
-    named by its first vertex in ``x``, ``y``). A node that none may meet is calm: wholly
-    inside or outside, as its centre. Centres are placed by parity from their parent's
-    centre (the segments that may meet the parent are all the path can cross), or by a
-    ray to the zone's outside for the first nodes; a leaf's addresses likewise from its
-    centre. Touching and near-collinear cases are left undecided, and so are the addresses
-    of a calm node whose centre is.
+    The zone comes as little-endian 2-D WKB. Each node is tested against the zone's
+    segments that may meet its parent (a segment is named by its first vertex in the
+    zone's flat rings). A node that none may meet is calm: wholly inside or outside, as its
+    centre. Centres are placed by parity from their parent's centre (the segments that may
+    meet the parent are all the path can cross), or by a ray to the zone's outside for the
+    first nodes; a leaf's addresses likewise from its centre. Touching and near-collinear
+    cases are left undecided, and so are the addresses of a calm node whose centre is.
 
     Returns
     -------
-    first, end : ndarray of int64
-        Position ranges of calm nodes inside the zone.
-    points, doubtful : ndarray of int64
-        Positions of the leaves' addresses inside the zone, and of those undecided.
-    covered, tested : int
-        Number of addresses in those ranges, and of the leaves' addresses.
+    ndarray of int64
+        ``covered, tested, k, m, u``: the number of addresses in ranges of calm nodes
+        inside the zone, of the leaves' addresses tested, of those ranges, of the leaves'
+        addresses inside the zone and of those undecided; then the ranges' first positions
+        (k), their ends (k), the positions inside (m) and those undecided (u).
     """
+    x, y, ring_start = _wkb_rings(wkb)
+    if not len(x):
+        return np.zeros(5, dtype=np.int64)
     pool = np.empty(max(64, 2 * len(x)), dtype=np.int64)
     used = 0
     for ring in range(len(ring_start) - 1):
@@ -514,89 +538,91 @@ def _search(grid, cell_node, nodes, xy, x, y, ring_start):
         stack[depth], stack[depth + 1], stack[depth + 2] = node, 0, used
         stack[depth + 3] = _point_in_rings(ox, oy, x, y, ring_start, 0, len(ring_start) - 1)
         depth += 4
-    # Scratch space, allocated once: sides of a centre, children's centres and states.
+    # Scratch space, allocated once: sides of a centre, children's centres and states,
+    # a leaf's states.
     side = np.empty(used, dtype=np.int64)
     child_x, child_y, child_state = np.empty(4), np.empty(4), np.empty(4, dtype=np.int64)
+    status = np.empty(256, dtype=np.int64)
     first = np.empty(64, dtype=np.int64)
     end = np.empty(64, dtype=np.int64)
-    tested = np.empty(1024, dtype=np.int64)
-    status = np.empty(1024, dtype=np.int64)
-    n_full = n_tested = covered = 0
+    points = np.empty(1024, dtype=np.int64)
+    doubtful = np.empty(1024, dtype=np.int64)
+    n_full = n_tested = n_points = n_doubtful = covered = 0
     while depth:
         depth -= 4
         node, parent_first = stack[depth], stack[depth + 1]
         parent_count, state = stack[depth + 2], stack[depth + 3]
-        row = nodes[node]
-        ox, oy = (row[0] + row[2]) * 0.5, (row[1] + row[3]) * 0.5
+        x0, y0, x1, y1 = nodes[node, 0], nodes[node, 1], nodes[node, 2], nodes[node, 3]
+        ox, oy = (x0 + x1) * 0.5, (y0 + y1) * 0.5
         begin = used
         for j in range(parent_first, parent_first + parent_count):
             k = pool[j]
-            if _may_meet(row, x[k], y[k], x[k + 1], y[k + 1]):
+            if _may_meet(x0, y0, x1, y1, x[k], y[k], x[k + 1], y[k + 1]):
                 if used == len(pool):
                     pool = _grown(pool, used + 1)
                 pool[used] = k
                 used += 1
         met = used - begin
+        lo, hi = int(nodes[node, 4]), int(nodes[node, 5])
         if met == 0 and state != UNDECIDED:
             if state == 1:
                 if n_full == len(first):
                     first = _grown(first, n_full + 1)
                     end = _grown(end, n_full + 1)
-                first[n_full], end[n_full] = int(row[4]), int(row[5])
-                covered += int(row[5] - row[4])
+                first[n_full], end[n_full] = lo, hi
+                covered += hi - lo
                 n_full += 1
             continue
         if met and state == UNDECIDED:  # try again from outside the zone
             state = _point_in_rings(ox, oy, x, y, ring_start, 0, len(ring_start) - 1)
         segments = pool[begin:used]
-        if met and row[6] >= 0:
-            stack = _grown(stack, depth + 16)
-            n_children = int(row[7])
+        child = int(nodes[node, 6])
+        if met and child >= 0:
+            if depth + 16 > len(stack):
+                stack = _grown(stack, depth + 16)
+            n_children = int(nodes[node, 7])
             for i in range(n_children):
-                c = nodes[int(row[6]) + i]
-                child_x[i], child_y[i] = (c[0] + c[2]) * 0.5, (c[1] + c[3]) * 0.5
-            _states(
-                ox,
-                oy,
-                state,
-                segments,
-                x,
-                y,
-                child_x[:n_children],
-                child_y[:n_children],
-                child_state,
-                side,
-            )
+                child_x[i] = (nodes[child + i, 0] + nodes[child + i, 2]) * 0.5
+                child_y[i] = (nodes[child + i, 1] + nodes[child + i, 3]) * 0.5
+            _states(ox, oy, state, segments, x, y, child_x, child_y, n_children, child_state, side)
             for i in range(n_children):
-                stack[depth], stack[depth + 1] = int(row[6]) + i, begin
+                stack[depth], stack[depth + 1] = child + i, begin
                 stack[depth + 2], stack[depth + 3] = met, child_state[i]
                 depth += 4
             continue
-        lo, hi = int(row[4]), int(row[5])
-        if n_tested + hi - lo > len(tested):
-            tested = _grown(tested, n_tested + hi - lo)
-            status = _grown(status, n_tested + hi - lo)
-        for p in range(lo, hi):
-            tested[n_tested + p - lo] = p
-        out = status[n_tested : n_tested + hi - lo]
-        _states(ox, oy, state, segments, x, y, xy[lo:hi, 0], xy[lo:hi, 1], out, side)
-        n_tested += hi - lo
-    points = np.empty(n_tested, dtype=np.int64)
-    doubtful = np.empty(n_tested, dtype=np.int64)
-    n_points = n_doubtful = 0
-    for i in range(n_tested):  # compaction without branches
-        points[n_points] = tested[i]
-        doubtful[n_doubtful] = tested[i]
-        n_points += status[i] == 1
-        n_doubtful += status[i] == UNDECIDED
-    return (
-        first[:n_full],
-        end[:n_full],
-        points[:n_points],
-        doubtful[:n_doubtful],
+        # A leaf on the boundary (or a calm node whose centre is undecided): its addresses
+        # are tested, those inside and those undecided written out without branches.
+        n = hi - lo
+        if n > len(status):
+            status = _grown(status, n)
+        if n_points + n > len(points):
+            points = _grown(points, n_points + n)
+        if n_doubtful + n > len(doubtful):
+            doubtful = _grown(doubtful, n_doubtful + n)
+        _states(ox, oy, state, segments, x, y, lonlat[0, lo:hi], lonlat[1, lo:hi], n, status, side)
+        for i in range(n):
+            points[n_points] = lo + i
+            doubtful[n_doubtful] = lo + i
+            n_points += status[i] == 1
+            n_doubtful += status[i] == UNDECIDED
+        n_tested += n
+    found = np.empty(5 + 2 * n_full + n_points + n_doubtful, dtype=np.int64)
+    found[0], found[1], found[2], found[3], found[4] = (
         covered,
         n_tested,
+        n_full,
+        n_points,
+        n_doubtful,
     )
+    at = 5
+    found[at : at + n_full] = first[:n_full]
+    at += n_full
+    found[at : at + n_full] = end[:n_full]
+    at += n_full
+    found[at : at + n_points] = points[:n_points]
+    at += n_points
+    found[at:] = doubtful[:n_doubtful]
+    return found
 
 
 def _children(nodes: np.ndarray, keys: np.ndarray, level: int) -> np.ndarray:
