@@ -8,17 +8,18 @@ positions, never a list of objects.
 EPSG:4326 coordinates as they are (touching counts) without a GEOS call for almost every
 cell:
 
-1. candidates: cells whose bounding box meets the zone's (STRtree, exact float compares);
-2. a compiled pass (:func:`cells.predicates.classify`) decides each candidate from a point
-   lying in the cell (inside the zone: it intersects), the zone's boundary segments near
-   the cell's box against the cell's edges (a crossing: it intersects; none and the point
-   outside: apart, unless a zone ring lies inside the cell), with orientation signs
+1. candidates: cells whose bounding box meets the zone's (a packed tree of the cells'
+   boxes in their spatial order, exact float compares);
+2. a compiled pass (:func:`cells.predicates.intersecting`) decides each candidate from a
+   point lying in the cell (inside the zone: it intersects), the zone's boundary segments
+   near the cell's box against the cell's edges (a crossing: it intersects; none and the
+   point outside: apart, unless a zone ring lies inside the cell), with orientation signs
    trusted only far above their rounding error;
 3. the few cells it cannot decide (touching or collinear configurations, multi-part
    cells) get GEOS's exact ``intersects`` against the prepared zone.
 
-The compiled pass reads the cells in a spatial order (its own copy of the arrays), so that
-one zone's cells come from nearby memory. The result equals GEOS (and PostGIS) on every
+The compiled pass reads the cells in a spatial order (its own copy of the arrays, each
+cell's edges in one block), so that one zone's cells come from nearby memory. The result equals GEOS (and PostGIS) on every
 zone, touching cases included. The work grows with the zone's boundary and its result, not
 with the number of cells in the country.
 """
@@ -33,13 +34,7 @@ import pandas as pd
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from cells.predicates import (
-    DISJOINT,
-    INTERSECTS,
-    UNDECIDED,
-    classify,
-    edge_chunks,
-)
+from cells.predicates import box_query, box_tree, cell_blocks, flat_rings, intersecting
 
 __all__ = ["CellIndex"]
 
@@ -89,10 +84,6 @@ class CellIndex:
         return len(self.cell_id)
 
     @cached_property
-    def _tree(self) -> shapely.STRtree:
-        return shapely.STRtree(self.geometry)
-
-    @cached_property
     def operator_ranges(self) -> dict[str, tuple[int, int]]:
         """Half-open position range ``(start, stop)`` of each operator's cells."""
         codes, starts = np.unique(self.operator, return_index=True)
@@ -117,54 +108,56 @@ class CellIndex:
         return xy
 
     def warm(self) -> CellIndex:
-        """Build the spatial tree and per-cell points now rather than at the first query."""
-        _ = self._tree, self._rings, self.operator_ranges
+        """Build the compiled pass's arrays now rather than at the first query."""
+        _ = self._cells, self.operator_ranges
         return self
 
-    def candidates(
-        self, zone: BaseGeometry, operators: list[str] | None = None, *, sort: bool = True
-    ) -> np.ndarray:
-        """Positions of the cells whose bounding box meets the zone's (int64), sorted
-        unless ``sort`` is false."""
-        found = self._tree.query(zone)
-        if operators is not None:
-            keep = np.zeros(len(found), dtype=bool)
-            for op in operators:
-                start, stop = self.operator_ranges.get(op, (0, 0))
-                keep |= (found >= start) & (found < stop)
-            found = found[keep]
-        return np.sort(found) if sort else found
+    @cached_property
+    def _every_operator(self) -> np.ndarray:
+        return np.ones(len(self.operator_ranges), dtype=bool)
+
+    def _allowed(self, operators: list[str] | None) -> np.ndarray:
+        """Per operator code (rank in :attr:`operator_ranges`), whether it is wanted."""
+        if operators is None:
+            return self._every_operator
+        return np.isin(list(self.operator_ranges), operators)
+
+    def candidates(self, zone: BaseGeometry, operators: list[str] | None = None) -> np.ndarray:
+        """Sorted positions (int64) of the cells whose bounding box meets the zone's."""
+        box, nodes, level_at, operator, *_, order = self._cells
+        found = box_query(
+            box, nodes, level_at, operator, self._allowed(operators), *shapely.bounds(zone)
+        )
+        return np.sort(order[found])
 
     @cached_property
-    def _order(self) -> tuple[np.ndarray, np.ndarray]:
-        """Positions in a spatial order (rows of 0.05 degrees, then west to east), and the
-        rank of each position in it: the compiled pass reads the cells of one zone from
-        nearby memory."""
+    def _order(self) -> np.ndarray:
+        """Positions in a spatial order (rows of 0.05 degrees, then west to east): the
+        compiled pass reads the cells of one zone from nearby memory."""
         bounds = shapely.bounds(self.geometry)
-        order = np.lexsort((bounds[:, 0] + bounds[:, 2], np.floor(bounds[:, 1] / 0.05)))
-        rank = np.empty_like(order)
-        rank[order] = np.arange(len(order))
-        return order, rank
+        return np.lexsort((bounds[:, 0] + bounds[:, 2], np.floor(bounds[:, 1] / 0.05)))
 
     @cached_property
-    def _rings(self) -> tuple:
-        """Cells in :attr:`_order` as flat arrays for :func:`cells.predicates.classify`."""
-        order = self._order[0]
+    def _cells(self) -> tuple:
+        """Cells in :attr:`_order` as flat arrays for :func:`cells.predicates.intersecting`."""
+        order = self._order
         geometry = self.geometry[order]
         rings, owner = shapely.get_rings(geometry, return_index=True)
         xy, ring = shapely.get_coordinates(rings, return_index=True)
         ring_start = np.concatenate(([0], np.cumsum(np.bincount(ring, minlength=len(rings)))))
-        per_cell = np.bincount(owner, minlength=len(self))
-        cell_rings = np.concatenate(([0], np.cumsum(per_cell)))
+        cell_rings = np.concatenate(([0], np.cumsum(np.bincount(owner, minlength=len(self)))))
         simple = shapely.get_type_id(geometry) == shapely.GeometryType.POLYGON
-        first_edge, stop, run_box, ring_run = edge_chunks(
-            np.ascontiguousarray(xy[:, 0]), np.ascontiguousarray(xy[:, 1]), ring_start
+        block_at, blocks = cell_blocks(
+            np.ascontiguousarray(xy[:, 0]), np.ascontiguousarray(xy[:, 1]), ring_start, cell_rings
         )
         box = np.column_stack((shapely.bounds(geometry), self.point[order]))
-        chunks = (first_edge, stop, run_box, ring_run[cell_rings])
-        return box, simple, np.ascontiguousarray(xy), ring_start, cell_rings, chunks
+        nodes, level_at = box_tree(box)
+        operator = np.unique(self.operator, return_inverse=True)[1][order]
+        return box, nodes, level_at, operator, simple, block_at, blocks, order
 
-    def intersecting(self, zone: BaseGeometry, operators: list[str] | None = None) -> np.ndarray:
+    def intersecting(
+        self, zone: BaseGeometry, operators: list[str] | None = None, rings: tuple | None = None
+    ) -> np.ndarray:
         """Positions of the cells whose coverage intersects the zone (touching counts).
 
         Parameters
@@ -173,6 +166,8 @@ class CellIndex:
             The zone in EPSG:4326 (lon, lat degrees).
         operators : list of str, optional
             Operator MNCs to keep; all operators when omitted.
+        rings : tuple, optional
+            The zone's :func:`cells.predicates.flat_rings`, when already at hand.
 
         Returns
         -------
@@ -180,14 +175,10 @@ class CellIndex:
             Sorted positions, equal to the cells for which PostGIS
             ``ST_Intersects(coverage, zone)`` is true.
         """
-        order, rank = self._order
-        found = np.sort(rank[self.candidates(zone, operators, sort=False)])
-        if not found.size:
-            return found
-        status = classify(found, self._rings, zone)
-        undecided = status == UNDECIDED
-        if undecided.any():
+        rings = flat_rings(zone) if rings is None else rings
+        found, undecided = intersecting(self._cells, self._allowed(operators), rings)
+        if undecided.size:
             shapely.prepare(zone)
-            met = shapely.intersects(zone, self.geometry[order[found[undecided]]])
-            status[undecided] = np.where(met, INTERSECTS, DISJOINT)
-        return np.sort(order[found[status == INTERSECTS]])
+            met = undecided[shapely.intersects(zone, self.geometry[undecided])]
+            found = np.sort(np.concatenate((found, met)))
+        return found

@@ -18,14 +18,25 @@ import numba as nb
 import numpy as np
 import shapely
 
-__all__ = ["DISJOINT", "INTERSECTS", "UNDECIDED", "classify", "edge_chunks", "flat_rings"]
+__all__ = [
+    "DISJOINT",
+    "INTERSECTS",
+    "UNDECIDED",
+    "box_query",
+    "box_tree",
+    "cell_blocks",
+    "flat_rings",
+    "intersecting",
+]
 
 INTERSECTS, DISJOINT, UNDECIDED = np.int8(1), np.int8(0), np.int8(2)
 #: Orientation determinants smaller than this share of the sum of their two products'
 #: magnitudes are not trusted.
 RELATIVE_BOUND = 1e-12
-#: Edges per run in :func:`edge_chunks`.
+#: Edges per run in :func:`cell_blocks`.
 CHUNK = 8
+#: Boxes (or nodes) under one node of :func:`box_tree`.
+FANOUT = 16
 _JIT = {"cache": True, "nogil": True, "fastmath": False, "error_model": "numpy"}
 
 
@@ -137,7 +148,8 @@ def _wkb_rings(buf):
 
 
 def flat_rings(geometry) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Rings of a shapely Polygon or MultiPolygon as flat arrays.
+    """Rings of a shapely Polygon or MultiPolygon (or of its little-endian 2-D WKB) as
+    flat arrays.
 
     Returns
     -------
@@ -146,8 +158,9 @@ def flat_rings(geometry) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     ring_start : ndarray of int64
         Where each ring starts, then the total number of vertices.
     """
-    wkb = shapely.to_wkb(geometry, byte_order=1, output_dimension=2)
-    return _wkb_rings(np.frombuffer(wkb, dtype=np.uint8))
+    if not isinstance(geometry, bytes):
+        geometry = shapely.to_wkb(geometry, byte_order=1, output_dimension=2)
+    return _wkb_rings(np.frombuffer(geometry, dtype=np.uint8))
 
 
 @nb.njit(**_JIT)
@@ -218,49 +231,140 @@ def _in_zone(px, py, x, y, grid, seen, stamp):
 
 
 @nb.njit(**_JIT)
-def edge_chunks(x, y, ring_start):
-    """Boxes of runs of :data:`CHUNK` consecutive edges of every ring, so that a segment
-    is tested only against the edges of runs whose box it meets.
+def box_tree(box):
+    """Packed tree over boxes kept in their order: each node bounds :data:`FANOUT`
+    consecutive boxes (level 1) or nodes of the level below.
+
+    Parameters
+    ----------
+    box : ndarray of float64, shape (n, >= 4)
+        xmin, ymin, xmax, ymax in the first four columns.
 
     Returns
     -------
-    first_edge : ndarray of int64, shape (q + 1,)
-        First edge (index of its first vertex) of each run, then the end of the last run.
-    box : ndarray of float64, shape (q, 4)
-        Each run's bounding box.
-    ring_chunk : ndarray of int64, shape (k + 1,)
-        First run of each ring.
+    nodes : ndarray of float64, shape (m, 4)
+        Node bounds, level 1 first, the root last.
+    level_at : ndarray of int64
+        Where each level starts in ``nodes``, then ``m``.
     """
-    n_rings = len(ring_start) - 1
-    ring_chunk = np.zeros(n_rings + 1, dtype=np.int64)
-    for ring in range(n_rings):
-        edges = ring_start[ring + 1] - 1 - ring_start[ring]
-        ring_chunk[ring + 1] = ring_chunk[ring] + (edges + CHUNK - 1) // CHUNK
-    q = ring_chunk[n_rings]
-    first_edge = np.empty(q + 1, dtype=np.int64)
-    stop = np.empty(q, dtype=np.int64)
-    box = np.empty((q, 4), dtype=np.float64)
-    for ring in range(n_rings):
-        j = ring_chunk[ring]
-        for e0 in range(ring_start[ring], ring_start[ring + 1] - 1, CHUNK):
-            e1 = min(e0 + CHUNK, ring_start[ring + 1] - 1)
-            first_edge[j], stop[j] = e0, e1
-            box[j, 0] = x[e0 : e1 + 1].min()
-            box[j, 1] = y[e0 : e1 + 1].min()
-            box[j, 2] = x[e0 : e1 + 1].max()
-            box[j, 3] = y[e0 : e1 + 1].max()
-            j += 1
-    first_edge[q] = len(x)
-    return first_edge, stop, box, ring_chunk
+    sizes = [len(box)]
+    while sizes[-1] > 1:
+        sizes.append((sizes[-1] + FANOUT - 1) // FANOUT)
+    level_at = np.zeros(len(sizes), dtype=np.int64)
+    for level in range(1, len(sizes)):
+        level_at[level] = level_at[level - 1] + sizes[level]
+    nodes = np.empty((level_at[-1], 4))
+    below, offset = box, 0
+    for level in range(1, len(sizes)):
+        for node in range(sizes[level]):
+            first, last = node * FANOUT, min((node + 1) * FANOUT, sizes[level - 1])
+            nodes[offset + node, 0] = below[first:last, 0].min()
+            nodes[offset + node, 1] = below[first:last, 1].min()
+            nodes[offset + node, 2] = below[first:last, 2].max()
+            nodes[offset + node, 3] = below[first:last, 3].max()
+        below = nodes[offset : offset + sizes[level]]
+        offset += sizes[level]
+    return nodes, level_at
 
 
 @nb.njit(inline="always", **_JIT)
-def _boundaries_meet(c, box, cell_xy, chunks, x, y, grid, seen, stamp):
+def _apart(b, row, x0, y0, x1, y1):
+    """Whether box ``row`` of ``b`` and the box (x0, y0, x1, y1) do not meet."""
+    return b[row, 2] < x0 or b[row, 0] > x1 or b[row, 3] < y0 or b[row, 1] > y1
+
+
+@nb.njit(**_JIT)
+def _groups_meeting(nodes, level_at, n, x0, y0, x1, y1):
+    """Level-1 nodes (groups of :data:`FANOUT` boxes) meeting the box, in order."""
+    top = len(level_at) - 1
+    current = np.zeros(1, dtype=np.int64)
+    for level in range(top, 0, -1):
+        base = level_at[level - 1]
+        below = n if level == 1 else level_at[level - 1] - level_at[level - 2]
+        keep = np.empty(len(current) * (FANOUT if level > 1 else 1), dtype=np.int64)
+        count = 0
+        for node in current:
+            if _apart(nodes, base + node, x0, y0, x1, y1):
+                continue
+            if level == 1:
+                keep[count] = node
+                count += 1
+                continue
+            for child in range(node * FANOUT, min((node + 1) * FANOUT, below)):
+                keep[count] = child
+                count += 1
+        current = keep[:count]
+    return current
+
+
+@nb.njit(**_JIT)
+def box_query(box, nodes, level_at, operator, allowed, x0, y0, x1, y1):
+    """Rows of the boxes meeting the box (x0, y0, x1, y1) whose ``operator`` code is
+    ``allowed``, in order (:func:`box_tree` gives ``nodes``, ``level_at``)."""
+    groups = _groups_meeting(nodes, level_at, len(box), x0, y0, x1, y1)
+    found = np.empty(len(groups) * FANOUT, dtype=np.int64)
+    count = 0
+    for group in groups:
+        for c in range(group * FANOUT, min((group + 1) * FANOUT, len(box))):
+            if allowed[operator[c]] and not _apart(box, c, x0, y0, x1, y1):
+                found[count] = c
+                count += 1
+    return found[:count]
+
+
+@nb.njit(**_JIT)
+def cell_blocks(x, y, ring_start, cell_rings):
+    """Each cell's edges in one block of a flat array, so that testing a cell reads one
+    stretch of memory: the number of runs of up to :data:`CHUNK` consecutive edges of one
+    ring, per run its box, where its vertices start in the block and how many edges it
+    has (6 values), then the vertices of every ring (x, y pairs, closed rings).
+
+    Returns
+    -------
+    block_at : ndarray of int64, shape (n + 1,)
+        Where each cell's block starts in ``blocks``, then its length.
+    blocks : ndarray of float64
+    """
+    n = len(cell_rings) - 1
+    block_at = np.zeros(n + 1, dtype=np.int64)
+    for c in range(n):
+        size = 1
+        for ring in range(cell_rings[c], cell_rings[c + 1]):
+            edges = ring_start[ring + 1] - 1 - ring_start[ring]
+            size += 6 * ((edges + CHUNK - 1) // CHUNK) + 2 * (edges + 1)
+        block_at[c + 1] = block_at[c] + size
+    blocks = np.empty(block_at[n])
+    for c in range(n):
+        at = block_at[c]
+        runs = 0
+        for ring in range(cell_rings[c], cell_rings[c + 1]):
+            runs += (ring_start[ring + 1] - 1 - ring_start[ring] + CHUNK - 1) // CHUNK
+        blocks[at] = runs
+        head, vertex = at + 1, at + 1 + 6 * runs
+        for ring in range(cell_rings[c], cell_rings[c + 1]):
+            first, last = ring_start[ring], ring_start[ring + 1]
+            for e0 in range(first, last - 1, CHUNK):
+                e1 = min(e0 + CHUNK, last - 1)
+                blocks[head] = x[e0 : e1 + 1].min()
+                blocks[head + 1] = y[e0 : e1 + 1].min()
+                blocks[head + 2] = x[e0 : e1 + 1].max()
+                blocks[head + 3] = y[e0 : e1 + 1].max()
+                blocks[head + 4] = vertex + 2 * (e0 - first) - at
+                blocks[head + 5] = e1 - e0
+                head += 6
+            for k in range(first, last):
+                blocks[vertex], blocks[vertex + 1] = x[k], y[k]
+                vertex += 2
+    return block_at, blocks
+
+
+@nb.njit(inline="always", **_JIT)
+def _boundaries_meet(c, box, block_at, blocks, x, y, grid, seen, stamp):
     """Whether the zone's boundary meets cell ``c``'s boundary: 1 yes, 0 no, -1 undecided;
     and how many zone segments have a box meeting the cell's box."""
     x0, y0, _, _, width, height, side, start, ids = grid
-    first_edge, stop, run_box, cell_chunk = chunks
     bx0, by0, bx1, by1 = box[c, 0], box[c, 1], box[c, 2], box[c, 3]
+    at = block_at[c]
     near = 0
     result = 0
     for row in range(_column(by0, y0, height, side), _column(by1, y0, height, side) + 1):
@@ -277,37 +381,63 @@ def _boundaries_meet(c, box, cell_xy, chunks, x, y, grid, seen, stamp):
                 if hi_x < bx0 or lo_x > bx1 or hi_y < by0 or lo_y > by1:
                     continue
                 near += 1
-                for q in range(cell_chunk[c], cell_chunk[c + 1]):
+                head = at + 1
+                for _ in range(int(blocks[at])):
                     if (
-                        hi_x < run_box[q, 0]
-                        or lo_x > run_box[q, 2]
-                        or hi_y < run_box[q, 1]
-                        or lo_y > run_box[q, 3]
+                        hi_x < blocks[head]
+                        or lo_x > blocks[head + 2]
+                        or hi_y < blocks[head + 1]
+                        or lo_y > blocks[head + 3]
                     ):
+                        head += 6
                         continue
-                    for e in range(first_edge[q], stop[q]):
-                        met = _segments_cross(
-                            sx0,
-                            sy0,
-                            sx1,
-                            sy1,
-                            cell_xy[e, 0],
-                            cell_xy[e, 1],
-                            cell_xy[e + 1, 0],
-                            cell_xy[e + 1, 1],
-                        )
-                        if met == 1:
-                            return 1, near
-                        if met == -1:
-                            result = -1
+                    # Sides of the run's vertices from the segment's line: an edge can
+                    # meet the segment only where they differ or one is too close to call.
+                    e = at + int(blocks[head + 4])
+                    before = _orient(sx0, sy0, sx1, sy1, blocks[e], blocks[e + 1])
+                    for _ in range(int(blocks[head + 5])):
+                        after = _orient(sx0, sy0, sx1, sy1, blocks[e + 2], blocks[e + 3])
+                        if before != after or after == 0:
+                            met = _segments_cross(
+                                sx0,
+                                sy0,
+                                sx1,
+                                sy1,
+                                blocks[e],
+                                blocks[e + 1],
+                                blocks[e + 2],
+                                blocks[e + 3],
+                            )
+                            if met == 1:
+                                return 1, near
+                            if met == -1:
+                                result = -1
+                        before = after
+                        e += 2
+                    head += 6
     return result, near
 
 
+@nb.njit(inline="always", **_JIT)
+def _in_block(px, py, blocks, at):
+    """Even-odd test of (px, py) against the rings of the cell whose block starts at
+    ``at``: 1 inside, 0 outside, -1 undecided."""
+    inside = 0
+    head = at + 1
+    for _ in range(int(blocks[at])):
+        v = at + int(blocks[head + 4])
+        for edge in range(int(blocks[head + 5])):
+            e = v + 2 * edge
+            crossed = _crossing(blocks[e], blocks[e + 1], blocks[e + 2], blocks[e + 3], px, py)
+            if crossed == -1:
+                return -1
+            inside ^= crossed
+        head += 6
+    return inside
+
+
 @nb.njit(**_JIT)
-def _classify(
-    candidates, box, simple, cell_xy, cell_ring_start, cell_rings, chunks, x, y, ring_start
-):
-    grid = _segment_grid(x, y, ring_start)
+def _classify(candidates, box, simple, block_at, blocks, x, y, ring_start, grid):
     status = np.empty(len(candidates), dtype=np.int8)
     seen = np.full(len(x), -1, dtype=np.int64)
     stamp = 0
@@ -323,50 +453,59 @@ def _classify(
             status[i] = INTERSECTS
             continue
         stamp += 1
-        met, near = _boundaries_meet(c, box, cell_xy, chunks, x, y, grid, seen, stamp)
+        met, near = _boundaries_meet(c, box, block_at, blocks, x, y, grid, seen, stamp)
         if met != 0 or inside == -1:
             status[i] = INTERSECTS if met == 1 else UNDECIDED
             continue
         # The boundaries do not meet and the cell's point is outside: the cell holds whole
         # zone rings or is apart from the zone.
         status[i] = DISJOINT
-        if near:
-            for ring in range(len(ring_start) - 1):
-                k = ring_start[ring]
-                held = _point_in_rings(
-                    x[k],
-                    y[k],
-                    cell_xy[:, 0],
-                    cell_xy[:, 1],
-                    cell_ring_start,
-                    cell_rings[c],
-                    cell_rings[c + 1],
-                )
-                if held != 0:
-                    status[i] = INTERSECTS if held == 1 else UNDECIDED
-                    break
+        for ring in range(len(ring_start) - 1 if near else 0):
+            k = ring_start[ring]
+            if not (box[c, 0] <= x[k] <= box[c, 2] and box[c, 1] <= y[k] <= box[c, 3]):
+                continue  # the ring starts outside the cell's box
+            held = _in_block(x[k], y[k], blocks, block_at[c])
+            if held != 0:
+                status[i] = INTERSECTS if held == 1 else UNDECIDED
+                break
     return status
 
 
-def classify(candidates: np.ndarray, cells: tuple, zone) -> np.ndarray:
-    """Decide for each candidate cell whether its coverage intersects the zone.
+@nb.njit(**_JIT)
+def _intersecting(
+    box, nodes, level_at, operator, allowed, simple, block_at, blocks, order, x, y, ring_start
+):
+    grid = _segment_grid(x, y, ring_start)
+    candidates = box_query(box, nodes, level_at, operator, allowed, *grid[:4])
+    status = _classify(candidates, box, simple, block_at, blocks, x, y, ring_start, grid)
+    found = np.sort(order[candidates[status == INTERSECTS]])
+    return found, order[candidates[status == UNDECIDED]]
+
+
+def intersecting(cells: tuple, operator_allowed: np.ndarray, rings: tuple) -> tuple:
+    """Cells whose coverage intersects a zone, decided here, and those left undecided.
 
     Parameters
     ----------
-    candidates : ndarray of int64, shape (k,)
-        Cell positions to decide.
     cells : tuple
-        ``(box (n, 6), simple (n,) bool, xy (m, 2), ring_start, cell_rings, runs)``: per
-        cell its box and a point inside it (xmin, ymin, xmax, ymax, x, y), whether it is one
-        polygon (others are left undecided), the cells' rings as flat vertices and where
-        each ring starts, per cell its first ring (n + 1), and :func:`edge_chunks` of the
-        rings with, instead of each ring's first run, each cell's first run (n + 1).
-    zone : shapely Polygon or MultiPolygon
-        The zone, valid, EPSG:4326 like the cells.
+        ``(box (n, 6), nodes, level_at, operator (n,), simple (n,), block_at, blocks,
+        order (n,))``: per cell its box and a point inside it (xmin, ymin, xmax, ymax, x,
+        y), :func:`box_tree` of the boxes, an operator code, whether it is one polygon
+        (others are left undecided), :func:`cell_blocks` of its rings, and the position to
+        report for it.
+    operator_allowed : ndarray of bool
+        Per operator code, whether its cells are wanted.
+    rings : tuple
+        The zone's :func:`flat_rings` (valid, EPSG:4326 like the cells).
 
     Returns
     -------
-    ndarray of int8, shape (k,)
-        :data:`INTERSECTS`, :data:`DISJOINT` or :data:`UNDECIDED` per candidate.
+    found : ndarray of int64
+        Sorted positions of the cells that intersect the zone (touching counts).
+    undecided : ndarray of int64
+        Positions of the candidates left for an exact test.
     """
-    return _classify(candidates, *cells, *flat_rings(zone))
+    box, nodes, level_at, operator, simple, block_at, blocks, order = cells
+    return _intersecting(
+        box, nodes, level_at, operator, operator_allowed, simple, block_at, blocks, order, *rings
+    )

@@ -33,6 +33,7 @@ from pyproj import Transformer
 from shapely.geometry import mapping
 from shapely.geometry.base import BaseGeometry
 
+from cells.predicates import flat_rings
 from geoalert.settings import Settings, get_settings
 
 __all__ = [
@@ -72,6 +73,14 @@ class Zone:
     geometry: BaseGeometry
     warnings: tuple[str, ...] = ()
     metric_crs: str = "EPSG:3812"
+    wkb: bytes | None = field(default=None, repr=False, compare=False)
+    """:attr:`geometry` as little-endian 2-D WKB when the parser built it so (or None)."""
+
+    @cached_property
+    def rings(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The zone's rings as flat arrays for compiled passes
+        (:func:`cells.predicates.flat_rings`), read from :attr:`wkb` when there is one."""
+        return flat_rings(self.geometry if self.wkb is None else self.wkb)
 
     @cached_property
     def metric(self) -> BaseGeometry:
@@ -144,6 +153,7 @@ class _Reader:
     areas: Mapping[str, BaseGeometry] | None
     vertices: int = 0
     warnings: list[str] = field(default_factory=list)
+    built: tuple[BaseGeometry, bytes] | None = None  # the last geometry read from WKB, and it
 
     # -- entry ---------------------------------------------------------------------------
     def zone(self, value: object, path: str) -> BaseGeometry:
@@ -206,7 +216,8 @@ class _Reader:
                 raise ZoneError(f"{where}: the MultiPolygon is empty")
             polygons = [self.polygon(p, f"{where}[{i}]") for i, p in enumerate(parts)]
             wkb = b"".join([_WKB_HEADER.pack(1, 6, len(polygons)), *polygons])
-        return self.repaired(shapely.from_wkb(wkb), path)
+        self.built = (shapely.from_wkb(wkb), wkb)
+        return self.repaired(self.built[0], path)
 
     def polygon(self, value: object, path: str) -> bytes:
         """The polygon as little-endian WKB (built directly: one GEOS call per geometry)."""
@@ -374,7 +385,8 @@ def parse_zone(
         raise ZoneError("the zone is empty")
     if extent is not None:
         _check_extent(geometry, extent, settings.zone_extent_margin_deg)
-    return Zone(geometry, tuple(reader.warnings), settings.metric_crs)
+    wkb = reader.built[1] if reader.built and reader.built[0] is geometry else None
+    return Zone(geometry, tuple(reader.warnings), settings.metric_crs, wkb)
 
 
 def _polygons_of_repair(geometry: BaseGeometry) -> tuple[np.ndarray, bool]:
