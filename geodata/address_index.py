@@ -49,8 +49,9 @@ LEAF_SIZE = 192
 #: Node boxes are widened by this many degrees, far more than the rounding of node edges
 #: and Morton keys (about 1e-14 degrees), so that a node's addresses all lie in its box.
 _EPS_DEG = 1e-9
-#: Levels split without tests below the one whose cells are as large as the zone.
-_START_SPLITS = 3
+#: Levels split without tests below the one whose cells are as large as the zone: few, as
+#: each node the search starts from is tested against every segment and placed by a ray.
+_START_SPLITS = 1
 #: Deepest level with a table from cells to nodes (4**10 cells of about 270 m in Belgium).
 _TABLE_LEVEL = 10
 _TABLE_OFFSET = np.array([(4**level - 1) // 3 for level in range(_TABLE_LEVEL + 1)])
@@ -144,7 +145,7 @@ class AddressSelection:
     def municipality_counts(self) -> dict[str, int]:
         """Covered addresses per municipality NIS code (only codes with at least one)."""
         index = self.index
-        counts = _municipality_counts(
+        found = _municipality_counts(
             self.lo,
             self.hi,
             self.points,
@@ -153,17 +154,22 @@ class AddressSelection:
             index.municipality_code,
             len(index.municipalities),
         )
-        nonzero = np.flatnonzero(counts)
-        return dict(
-            zip(index.municipalities[nonzero].tolist(), counts[nonzero].tolist(), strict=True)
-        )
+        k = len(found) // 2
+        names = index._municipality_names
+        return {
+            names[code]: n for code, n in zip(found[:k].tolist(), found[k:].tolist(), strict=True)
+        }
 
 
 @nb.njit(**_JIT)
 def _municipality_counts(lo, hi, points, run_start, run_municipality, municipality, n):
     """Addresses per municipality code in ranges ``[lo, hi)`` and at ``points``: a range adds
     the lengths of the runs of one municipality it overlaps (the curve keeps a municipality's
-    addresses together), not one count per address."""
+    addresses together), not one count per address.
+
+    Returns the codes with at least one address, ascending, then their counts (one array:
+    each array handed back costs as much as the counting).
+    """
     counts = np.zeros(n, dtype=np.int64)
     for p in points:
         counts[municipality[p]] += 1
@@ -173,7 +179,11 @@ def _municipality_counts(lo, hi, points, run_start, run_municipality, municipali
             stop = run_start[r + 1] if r + 1 < len(run_start) else hi[i]
             counts[run_municipality[r]] += min(stop, hi[i]) - max(run_start[r], lo[i])
             r += 1
-    return counts
+    codes = np.flatnonzero(counts)
+    found = np.empty(2 * len(codes), dtype=np.int64)
+    found[: len(codes)] = codes
+    found[len(codes) :] = counts[codes]
+    return found
 
 
 def addresses_to_dict(selection: AddressSelection) -> dict:
@@ -246,6 +256,7 @@ class AddressIndex:
         self._lonlat = np.vstack((lon[order], lat[order]))
         self.lon, self.lat = self._lonlat
         self.municipalities = np.asarray(municipalities, dtype=object)
+        self._municipality_names = self.municipalities.tolist()
         self.municipality_code = codes[order].astype(np.int32)
         # Runs of equal municipality along the curve: counts per municipality for a
         # range of positions add up run lengths instead of looking at each address.
@@ -600,10 +611,13 @@ def _search(grid, cell_node, nodes, lonlat, wkb):
         if n_doubtful + n > len(doubtful):
             doubtful = _grown(doubtful, n_doubtful + n)
         _states(ox, oy, state, segments, x, y, lonlat[0, lo:hi], lonlat[1, lo:hi], n, status, side)
+        undecided = False
         for i in range(n):
             points[n_points] = lo + i
-            doubtful[n_doubtful] = lo + i
             n_points += status[i] == 1
+            undecided |= status[i] == UNDECIDED
+        for i in range(n if undecided else 0):
+            doubtful[n_doubtful] = lo + i
             n_doubtful += status[i] == UNDECIDED
         n_tested += n
     found = np.empty(5 + 2 * n_full + n_points + n_doubtful, dtype=np.int64)
