@@ -322,6 +322,11 @@ class AddressIndex:
             inherited[nodes[at_level, 2]] = at_level
             tables.append(inherited)
         self._cell_node = np.concatenate(tables)
+        # Sizes of the search's arrays: the largest leaf, and room for the ranges and points
+        # of a zone (grown when a zone needs more).
+        leaf = n_children == 0
+        self._max_leaf = int((nodes[leaf, 4] - nodes[leaf, 3]).max()) if leaf.any() else 0
+        self._capacity = 4096
 
     @staticmethod
     def _cell(v: np.ndarray, origin: float, width: float) -> np.ndarray:
@@ -375,14 +380,17 @@ class AddressIndex:
         if not len(self):
             empty = np.empty(0, dtype=np.int64)
             return AddressSelection(self, empty, empty, empty, 0, 0)
-        wkb = shapely.lib.to_wkb(np.asarray(zone, dtype=object), *_WKB_ARGS)
-        found = _search(
-            self._grid,
-            self._cell_node,
-            self.nodes,
-            self._lonlat,
-            np.frombuffer(wkb, dtype=np.uint8),
+        wkb = np.frombuffer(
+            shapely.lib.to_wkb(np.asarray(zone, dtype=object), *_WKB_ARGS), dtype=np.uint8
         )
+        while True:
+            capacity = self._capacity
+            found = _search(
+                self._grid, self._cell_node, self.nodes, self._lonlat, wkb, self._max_leaf, capacity
+            )
+            if found[0] >= 0:
+                break
+            self._capacity = max(self._capacity, 4 * capacity)  # kept for the next zones
         # One array back from the compiled pass (each array handed back costs as much as
         # some hundred point tests): covered, tested, the sizes of the ranges, points and
         # undecided points, then their positions.
@@ -459,49 +467,43 @@ def _may_meet(x0, y0, x1, y1, ax, ay, bx, by) -> bool:
 
 
 @nb.njit(**_JIT)
-def _grown(a: np.ndarray, size: int) -> np.ndarray:
-    """``a`` itself when it holds ``size`` items, else a copy twice as large."""
-    if size <= len(a):
-        return a
-    b = np.empty(max(2 * len(a), size), dtype=a.dtype)
-    b[: len(a)] = a
-    return b
-
-
-@nb.njit(**_JIT)
-def _states(ox, oy, state, segments, x, y, tx, ty, n, out, side):
-    """Set ``out[i]`` to whether point ``(tx[i], ty[i])`` is inside the zone (1, 0, or
-    ``UNDECIDED``) for ``i < n``, from the ``state`` of a point o: flipped by each of
-    ``segments`` (all those the paths from o can meet) that the path o->t crosses.
+def _states(ox, oy, state, pool, begin, count, x, y, tx, ty, n, out, side):
+    """Set ``out[i]`` to whether point ``(tx[i], ty[i])`` is inside the zone (1, 0,
+    or ``UNDECIDED``) for ``i < n``, from the ``state`` of a point o: flipped by each of the
+    segments ``pool[begin : begin + count]`` (all those the paths from o can meet) that the
+    path o->t crosses.
 
     A path ending on the same side of a segment's line as o cannot meet it; otherwise it
     crosses when the segment's ends lie on either side of the path. Written as one pass
     over the points per segment, every test made and the answers combined with arithmetic
     rather than branches (which would mispredict half the time), on contiguous ``tx``,
     ``ty``: the pass runs on vectors. ``side`` is scratch space for the side of o from
-    each segment's line.
+    each segment's line. Indices rather than slices: a slice costs two atomic reference
+    count updates, more than a point test.
     """
-    out[:n] = state
+    for i in range(n):
+        out[i] = state
     if state == UNDECIDED:
         return
-    for j in range(len(segments)):
-        k = segments[j]
+    for j in range(count):
+        k = pool[begin + j]
         side[j] = _orient(x[k], y[k], x[k + 1], y[k + 1], ox, oy)
-    for j in range(len(segments)):
-        k = segments[j]
+    for j in range(count):
+        k = pool[begin + j]
         ax, ay, bx, by = x[k], y[k], x[k + 1], y[k + 1]
         low_x, high_x, low_y, high_y = min(ax, bx), max(ax, bx), min(ay, by), max(ay, by)
         o_side = side[j]
         for i in range(n):
+            px, py = tx[i], ty[i]
             near = (
-                (max(ox, tx[i]) >= low_x)
-                & (high_x >= min(ox, tx[i]))
-                & (max(oy, ty[i]) >= low_y)
-                & (high_y >= min(oy, ty[i]))
+                (max(ox, px) >= low_x)
+                & (high_x >= min(ox, px))
+                & (max(oy, py) >= low_y)
+                & (high_y >= min(oy, py))
             )
-            end = _orient(ax, ay, bx, by, tx[i], ty[i])
-            first = _orient(ox, oy, tx[i], ty[i], ax, ay)
-            second = _orient(ox, oy, tx[i], ty[i], bx, by)
+            end = _orient(ax, ay, bx, by, px, py)
+            first = _orient(ox, oy, px, py, ax, ay)
+            second = _orient(ox, oy, px, py, bx, by)
             opposite = end != o_side
             crosses = np.int64(near & opposite & (first != second))
             undecided = np.int64(
@@ -513,7 +515,21 @@ def _states(ox, oy, state, segments, x, y, tx, ty, n, out, side):
 
 
 @nb.njit(**_JIT)
-def _search(grid, cell_node, nodes, lonlat, wkb):
+def _gather(status, n, lo, value, found, count):
+    """Write the positions ``lo + i`` of the ``i < n`` whose ``status[i]`` is ``value`` at
+    ``found[count:]``, without branches (the answers are unpredictable); the new count.
+
+    A function of its own: in the search's loop, whose arrays may be replaced by larger
+    ones, each write would also update their reference counts (atomic operations).
+    """
+    for i in range(n):
+        found[count] = lo + i
+        count += status[i] == value
+    return count
+
+
+@nb.njit(**_JIT)
+def _search(grid, cell_node, nodes, lonlat, wkb, max_leaf, capacity):
     """Walk the quadtree down along the zone's boundary; decide what can be decided.
 
     The zone comes as little-endian 2-D WKB. Each node is tested against the zone's
@@ -524,10 +540,13 @@ def _search(grid, cell_node, nodes, lonlat, wkb):
     first nodes; a leaf's addresses likewise from its centre. Touching and near-collinear
     cases are left undecided, and so are the addresses of a calm node whose centre is.
 
+    ``max_leaf`` is the largest number of addresses in a leaf; ``capacity`` the number of
+    ranges, and of points, the results may hold.
+
     Returns
     -------
     ndarray of int64
-        ``covered, tested, k, m, u``: the number of addresses in ranges of calm nodes
+        Five -1 when ``capacity`` is too small. Otherwise ``covered, tested, k, m, u``: the number of addresses in ranges of calm nodes
         inside the zone, of the leaves' addresses tested, of those ranges, of the leaves'
         addresses inside the zone and of those undecided; then the ranges' first positions
         (k), their ends (k), the positions inside (m) and those undecided (u).
@@ -535,90 +554,101 @@ def _search(grid, cell_node, nodes, lonlat, wkb):
     x, y, ring_start = _wkb_rings(wkb)
     if not len(x):
         return np.zeros(5, dtype=np.int64)
-    pool = np.empty(max(64, 2 * len(x)), dtype=np.int64)
+    # Every array is allocated here, large enough or reported too small: an array replaced
+    # by a larger one inside the walk would make numba update reference counts (atomic
+    # operations) at each step of its loops, a third of the search's time.
+    n_segments = len(x) - (len(ring_start) - 1)
+    # The segments kept for each node on the path down (a node's follow its parent's):
+    # popping a node frees those of the nodes walked since its parent.
+    pool = np.empty(n_segments * (DEPTH + 3), dtype=np.int64)
     used = 0
     for ring in range(len(ring_start) - 1):
         for k in range(ring_start[ring], ring_start[ring + 1] - 1):
             pool[used] = k
             used += 1
     start = _start_nodes(x.min(), y.min(), x.max(), y.max(), grid, cell_node)
-    stack = np.empty(max(256, 16 * len(start)), dtype=np.int64)  # (node, first, count, state)
+    # (node, first, count, state) of the start nodes and up to three siblings a level.
+    stack = np.empty(4 * (len(start) + 3 * (DEPTH + 2)), dtype=np.int64)
     depth = 0
     for node in start:
         ox, oy = (nodes[node, 0] + nodes[node, 2]) * 0.5, (nodes[node, 1] + nodes[node, 3]) * 0.5
         stack[depth], stack[depth + 1], stack[depth + 2] = node, 0, used
         stack[depth + 3] = _point_in_rings(ox, oy, x, y, ring_start, 0, len(ring_start) - 1)
         depth += 4
-    # Scratch space, allocated once: sides of a centre, children's centres and states,
-    # a leaf's states.
-    side = np.empty(used, dtype=np.int64)
+    # Scratch space: sides of a centre, children's centres and states, a leaf's states;
+    # then the results.
+    side = np.empty(n_segments, dtype=np.int64)
     child_x, child_y, child_state = np.empty(4), np.empty(4), np.empty(4, dtype=np.int64)
-    status = np.empty(256, dtype=np.int64)
-    first = np.empty(64, dtype=np.int64)
-    end = np.empty(64, dtype=np.int64)
-    points = np.empty(1024, dtype=np.int64)
-    doubtful = np.empty(1024, dtype=np.int64)
+    status = np.empty(max_leaf, dtype=np.int64)
+    first = np.empty(capacity, dtype=np.int64)
+    end = np.empty(capacity, dtype=np.int64)
+    points = np.empty(capacity, dtype=np.int64)
+    doubtful = np.empty(capacity, dtype=np.int64)
     n_full = n_tested = n_points = n_doubtful = covered = 0
+    lon, lat = lonlat[0], lonlat[1]
     while depth:
         depth -= 4
         node, parent_first = stack[depth], stack[depth + 1]
         parent_count, state = stack[depth + 2], stack[depth + 3]
         x0, y0, x1, y1 = nodes[node, 0], nodes[node, 1], nodes[node, 2], nodes[node, 3]
         ox, oy = (x0 + x1) * 0.5, (y0 + y1) * 0.5
-        begin = used
+        begin = used = parent_first + parent_count
         for j in range(parent_first, parent_first + parent_count):
             k = pool[j]
             if _may_meet(x0, y0, x1, y1, x[k], y[k], x[k + 1], y[k + 1]):
-                if used == len(pool):
-                    pool = _grown(pool, used + 1)
                 pool[used] = k
                 used += 1
         met = used - begin
         lo, hi = int(nodes[node, 4]), int(nodes[node, 5])
         if met == 0 and state != UNDECIDED:
             if state == 1:
-                if n_full == len(first):
-                    first = _grown(first, n_full + 1)
-                    end = _grown(end, n_full + 1)
+                if n_full == capacity:
+                    return np.full(5, -1, dtype=np.int64)
                 first[n_full], end[n_full] = lo, hi
                 covered += hi - lo
                 n_full += 1
             continue
         if met and state == UNDECIDED:  # try again from outside the zone
             state = _point_in_rings(ox, oy, x, y, ring_start, 0, len(ring_start) - 1)
-        segments = pool[begin:used]
         child = int(nodes[node, 6])
         if met and child >= 0:
-            if depth + 16 > len(stack):
-                stack = _grown(stack, depth + 16)
             n_children = int(nodes[node, 7])
             for i in range(n_children):
                 child_x[i] = (nodes[child + i, 0] + nodes[child + i, 2]) * 0.5
                 child_y[i] = (nodes[child + i, 1] + nodes[child + i, 3]) * 0.5
-            _states(ox, oy, state, segments, x, y, child_x, child_y, n_children, child_state, side)
+            _states(
+                ox,
+                oy,
+                state,
+                pool,
+                begin,
+                met,
+                x,
+                y,
+                child_x,
+                child_y,
+                n_children,
+                child_state,
+                side,
+            )
             for i in range(n_children):
                 stack[depth], stack[depth + 1] = child + i, begin
                 stack[depth + 2], stack[depth + 3] = met, child_state[i]
                 depth += 4
             continue
-        # A leaf on the boundary (or a calm node whose centre is undecided): its addresses
+        # A leaf on the boundary, or a calm node whose centre is undecided: its addresses
         # are tested, those inside and those undecided written out without branches.
         n = hi - lo
-        if n > len(status):
-            status = _grown(status, n)
-        if n_points + n > len(points):
-            points = _grown(points, n_points + n)
-        if n_doubtful + n > len(doubtful):
-            doubtful = _grown(doubtful, n_doubtful + n)
-        _states(ox, oy, state, segments, x, y, lonlat[0, lo:hi], lonlat[1, lo:hi], n, status, side)
-        undecided = False
-        for i in range(n):
-            points[n_points] = lo + i
-            n_points += status[i] == 1
-            undecided |= status[i] == UNDECIDED
-        for i in range(n if undecided else 0):
-            doubtful[n_doubtful] = lo + i
-            n_doubtful += status[i] == UNDECIDED
+        if n_points + n > capacity or n_doubtful + n > capacity:
+            return np.full(5, -1, dtype=np.int64)
+        if met:
+            _states(ox, oy, state, pool, begin, met, x, y, lon[lo:hi], lat[lo:hi], n, status, side)
+            n_points = _gather(status, n, lo, 1, points, n_points)
+            n_doubtful = _gather(status, n, lo, UNDECIDED, doubtful, n_doubtful)
+        else:  # any number of addresses, all undecided
+            for i in range(n):
+                doubtful[n_doubtful + i] = lo + i
+            n_doubtful += n
         n_tested += n
     found = np.empty(5 + 2 * n_full + n_points + n_doubtful, dtype=np.int64)
     found[0], found[1], found[2], found[3], found[4] = (

@@ -175,6 +175,24 @@ def test_many_addresses_at_one_spot_and_degenerate_zones():
     assert INDEX.select(shapely.Polygon()).count == 0
 
 
+def test_zones_needing_more_room_than_the_search_starts_with_are_exact():
+    index = AddressIndex(
+        ADDRESSES.address_id.to_numpy(),
+        ADDRESSES.lon.to_numpy(),
+        ADDRESSES.lat.to_numpy(),
+        ADDRESSES.municipality.to_numpy(),
+        leaf_size=LEAF,
+    )
+    index._capacity = 1  # the search's result arrays: too small, grown and searched again
+    ring = shapely.box(4.302, 50.802, 4.338, 50.829).difference(
+        shapely.Point(4.32, 50.815).buffer(0.005)
+    )
+    selection = index.select(ring)
+    assert len(selection.lo) > 1 and len(selection.points) > 1
+    assert np.array_equal(selection.positions(), brute_force(ring))
+    assert index._capacity > 1
+
+
 def test_bad_address_arrays_are_refused_with_counts():
     ids, lon, lat, muni = (
         np.array([1, 2, 3]),
