@@ -35,7 +35,7 @@ import pandas as pd
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from cells.predicates import box_query, box_tree, cell_blocks, flat_rings, intersecting
+from cells.predicates import box_query, box_tree, cell_blocks, intersecting, zone_wkb
 
 __all__ = ["CellIndex"]
 
@@ -160,7 +160,7 @@ class CellIndex:
         return box, nodes, level_at, operator, simple, block_at, blocks, order
 
     def intersecting(
-        self, zone: BaseGeometry, operators: list[str] | None = None, rings: tuple | None = None
+        self, zone: BaseGeometry, operators: list[str] | None = None, wkb: bytes | None = None
     ) -> np.ndarray:
         """Positions of the cells whose coverage intersects the zone (touching counts).
 
@@ -170,8 +170,8 @@ class CellIndex:
             The zone in EPSG:4326 (lon, lat degrees).
         operators : list of str, optional
             Operator MNCs to keep; all operators when omitted.
-        rings : tuple, optional
-            The zone's :func:`cells.predicates.flat_rings`, when already at hand.
+        wkb : bytes, optional
+            The zone's :func:`cells.predicates.zone_wkb`, when already at hand.
 
         Returns
         -------
@@ -179,8 +179,8 @@ class CellIndex:
             Sorted positions, equal to the cells for which PostGIS
             ``ST_Intersects(coverage, zone)`` is true.
         """
-        rings = flat_rings(zone) if rings is None else rings
-        found, undecided = intersecting(self._cells, self._allowed(operators), rings)
+        wkb = zone_wkb(zone) if wkb is None else wkb
+        found, undecided = intersecting(self._cells, self._allowed(operators), wkb)
         if undecided.size:
             shapely.prepare(zone)
             met = undecided[shapely.intersects(zone, self.geometry[undecided])]

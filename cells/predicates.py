@@ -27,6 +27,7 @@ __all__ = [
     "cell_blocks",
     "flat_rings",
     "intersecting",
+    "zone_wkb",
 ]
 
 INTERSECTS, DISJOINT, UNDECIDED = np.int8(1), np.int8(0), np.int8(2)
@@ -147,9 +148,14 @@ def _wkb_rings(buf):
     return x, y, ring_start
 
 
+def zone_wkb(geometry) -> bytes:
+    """A shapely Polygon or MultiPolygon as the little-endian 2-D WKB the compiled passes
+    read."""
+    return shapely.to_wkb(geometry, byte_order=1, output_dimension=2)
+
+
 def flat_rings(geometry) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Rings of a shapely Polygon or MultiPolygon (or of its little-endian 2-D WKB) as
-    flat arrays.
+    """Rings of a shapely Polygon or MultiPolygon as flat arrays.
 
     Returns
     -------
@@ -158,9 +164,7 @@ def flat_rings(geometry) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     ring_start : ndarray of int64
         Where each ring starts, then the total number of vertices.
     """
-    if not isinstance(geometry, bytes):
-        geometry = shapely.to_wkb(geometry, byte_order=1, output_dimension=2)
-    return _wkb_rings(np.frombuffer(geometry, dtype=np.uint8))
+    return _wkb_rings(np.frombuffer(zone_wkb(geometry), dtype=np.uint8))
 
 
 @nb.njit(**_JIT)
@@ -472,9 +476,8 @@ def _classify(candidates, box, simple, block_at, blocks, x, y, ring_start, grid)
 
 
 @nb.njit(**_JIT)
-def _intersecting(
-    box, nodes, level_at, operator, allowed, simple, block_at, blocks, order, x, y, ring_start
-):
+def _intersecting(box, nodes, level_at, operator, allowed, simple, block_at, blocks, order, wkb):
+    x, y, ring_start = _wkb_rings(wkb)
     grid = _segment_grid(x, y, ring_start)
     candidates = box_query(box, nodes, level_at, operator, allowed, *grid[:4])
     status = _classify(candidates, box, simple, block_at, blocks, x, y, ring_start, grid)
@@ -482,7 +485,7 @@ def _intersecting(
     return found, order[candidates[status == UNDECIDED]]
 
 
-def intersecting(cells: tuple, operator_allowed: np.ndarray, rings: tuple) -> tuple:
+def intersecting(cells: tuple, operator_allowed: np.ndarray, wkb: bytes) -> tuple:
     """Cells whose coverage intersects a zone, decided here, and those left undecided.
 
     Parameters
@@ -495,8 +498,8 @@ def intersecting(cells: tuple, operator_allowed: np.ndarray, rings: tuple) -> tu
         report for it.
     operator_allowed : ndarray of bool
         Per operator code, whether its cells are wanted.
-    rings : tuple
-        The zone's :func:`flat_rings` (valid, EPSG:4326 like the cells).
+    wkb : bytes
+        The zone as :func:`zone_wkb` (valid, EPSG:4326 like the cells).
 
     Returns
     -------
@@ -507,5 +510,14 @@ def intersecting(cells: tuple, operator_allowed: np.ndarray, rings: tuple) -> tu
     """
     box, nodes, level_at, operator, simple, block_at, blocks, order = cells
     return _intersecting(
-        box, nodes, level_at, operator, operator_allowed, simple, block_at, blocks, order, *rings
+        box,
+        nodes,
+        level_at,
+        operator,
+        operator_allowed,
+        simple,
+        block_at,
+        blocks,
+        order,
+        np.frombuffer(wkb, dtype=np.uint8),
     )

@@ -75,7 +75,7 @@ def select(
     *,
     metric: np.ndarray | None = None,
     zone_metric: BaseGeometry | None = None,
-    rings: tuple | None = None,
+    wkb: bytes | None = None,
 ) -> np.ndarray:
     """Positions (sorted int64) of the cells the policy selects for the zone.
 
@@ -90,15 +90,15 @@ def select(
     metric, zone_metric : optional
         Cell coverages (shape (n,)) and the zone in one metric CRS (metres); needed by
         ``overlap``.
-    rings : tuple, optional
-        The zone's :func:`cells.predicates.flat_rings`, when already at hand.
+    wkb : bytes, optional
+        The zone's :func:`cells.predicates.zone_wkb`, when already at hand.
     """
     if policy.kind == "centroid":
         shapely.prepare(zone)
         found = index.candidates(zone, operators)
         point = index.point[found]
         return found[shapely.intersects_xy(zone, point[:, 0], point[:, 1])]
-    found = index.intersecting(zone, operators, rings)
+    found = index.intersecting(zone, operators, wkb)
     if policy.kind == "intersects":
         return found
     if metric is None or zone_metric is None:

@@ -33,7 +33,7 @@ from pyproj import Transformer
 from shapely.geometry import mapping
 from shapely.geometry.base import BaseGeometry
 
-from cells.predicates import flat_rings
+from cells.predicates import zone_wkb
 from geoalert.settings import Settings, get_settings
 
 __all__ = [
@@ -73,14 +73,14 @@ class Zone:
     geometry: BaseGeometry
     warnings: tuple[str, ...] = ()
     metric_crs: str = "EPSG:3812"
-    wkb: bytes | None = field(default=None, repr=False, compare=False)
+    parsed_wkb: bytes | None = field(default=None, repr=False, compare=False)
     """:attr:`geometry` as little-endian 2-D WKB when the parser built it so (or None)."""
 
     @cached_property
-    def rings(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The zone's rings as flat arrays for compiled passes
-        (:func:`cells.predicates.flat_rings`), read from :attr:`wkb` when there is one."""
-        return flat_rings(self.geometry if self.wkb is None else self.wkb)
+    def wkb(self) -> bytes:
+        """:attr:`geometry` as the little-endian 2-D WKB of compiled passes
+        (:func:`cells.predicates.zone_wkb`): the parser's own when there is one."""
+        return zone_wkb(self.geometry) if self.parsed_wkb is None else self.parsed_wkb
 
     @cached_property
     def metric(self) -> BaseGeometry:
@@ -447,7 +447,7 @@ def _check_positions(positions: list, path: str) -> None:
 
 def _check_ranges(xy: np.ndarray, path: str) -> None:
     """Raise for the first non-finite or out-of-range longitude or latitude of (n, 2) ``xy``."""
-    if (np.abs(xy) <= (180.0, 90.0)).all():  # NaN compares false
+    if np.abs(xy).max(initial=0.0) <= 90.0:  # every value fits both ranges; NaN compares false
         return
     i = int(np.argmax(~(np.abs(xy) <= (180.0, 90.0)).all(axis=1)))
     _check_coordinate(xy[i, 0], f"{path}[{i}]", False)

@@ -96,7 +96,7 @@ def resolve(
             asked if len(groups) == 1 else ops,
             metric=metric,
             zone_metric=zone_metric,
-            rings=zone.rings,
+            wkb=zone.wkb,
         )
         for policy, ops in groups.items()
     ]
