@@ -57,13 +57,20 @@ def synthetic_addresses(seed: int = 0) -> pd.DataFrame:
 
 
 ADDRESSES = synthetic_addresses()
-INDEX = AddressIndex(
-    ADDRESSES.address_id.to_numpy(),
-    ADDRESSES.lon.to_numpy(),
-    ADDRESSES.lat.to_numpy(),
-    ADDRESSES.municipality.to_numpy(),
-    leaf_size=LEAF,
-)
+
+
+def synthetic_index() -> AddressIndex:
+    """A fresh index of :data:`ADDRESSES`."""
+    return AddressIndex(
+        ADDRESSES.address_id.to_numpy(),
+        ADDRESSES.lon.to_numpy(),
+        ADDRESSES.lat.to_numpy(),
+        ADDRESSES.municipality.to_numpy(),
+        leaf_size=LEAF,
+    )
+
+
+INDEX = synthetic_index()
 POINTS = shapely.points(INDEX.lon, INDEX.lat)  # in index order
 XY = np.column_stack([INDEX.lon, INDEX.lat])
 
@@ -176,13 +183,7 @@ def test_many_addresses_at_one_spot_and_degenerate_zones():
 
 
 def test_zones_needing_more_room_than_the_search_starts_with_are_exact():
-    index = AddressIndex(
-        ADDRESSES.address_id.to_numpy(),
-        ADDRESSES.lon.to_numpy(),
-        ADDRESSES.lat.to_numpy(),
-        ADDRESSES.municipality.to_numpy(),
-        leaf_size=LEAF,
-    )
+    index = synthetic_index()
     index._capacity = 1  # the search's result arrays: too small, grown and searched again
     ring = shapely.box(4.302, 50.802, 4.338, 50.829).difference(
         shapely.Point(4.32, 50.815).buffer(0.005)
