@@ -11,6 +11,7 @@ import collections
 import logging
 import re
 import shutil
+import types
 from pathlib import Path
 
 import pytest
@@ -422,3 +423,29 @@ def test_live_campaign_on_postgresql(
     finally:
         engine.store.close()
         drop_database(url)
+
+
+def test_targets_of_a_register_that_keeps_changing_are_refused():
+    """Zone and groups must come from one state of the register; after a few attempts
+    in which it changed in between, preparing gives up with a clear reason."""
+
+    def selection():  # every call sees a new state of the register
+        return types.SimpleNamespace(selection=types.SimpleNamespace(index=object(), rows=[]))
+
+    calls = collections.Counter()
+
+    def resolve(zone, include):
+        calls["zone"] += 1
+        return {"contacts": selection()}
+
+    def resolve_groups(groups):
+        calls["groups"] += 1
+        return types.SimpleNamespace(contacts=selection())
+
+    engine = types.SimpleNamespace(resolve=resolve, resolve_groups=resolve_groups)
+    spec = CampaignSpec(
+        zone={"area": "21004"}, groups=["nh-21004"], channels=["sms"], texts={"nl": "Test"}
+    )
+    with pytest.raises(CampaignError, match="changed while the targets were resolved, 5 times"):
+        service._targets(engine, spec)
+    assert calls == {"zone": service.TARGET_ATTEMPTS, "groups": service.TARGET_ATTEMPTS}

@@ -35,6 +35,10 @@ from geodata.contact_index import ContactSelection
 
 __all__ = ["accept", "audit_record", "prepare", "prepare_or_fail", "report", "run", "send"]
 
+#: Resolutions of a campaign's zone and groups tried before giving up on a register that
+#: keeps changing in between (each change is taken in at most once per refresh interval).
+TARGET_ATTEMPTS = 5
+
 #: Campaign states a sender takes up (after a crash too).
 RUNNABLE = (CampaignState.ACCEPTED, CampaignState.QUEUED, CampaignState.SENDING)
 
@@ -92,17 +96,26 @@ def accept(
 
 def _targets(engine, spec: CampaignSpec) -> ContactSelection:
     """The people of the zone and of the groups, each once (rows of one state of the
-    register: resolved again in the rare case the register was refreshed in between)."""
-    while True:
+    register: resolved again in the rare case the register was refreshed in between).
+
+    Raises
+    ------
+    CampaignError
+        The register changed between the two resolutions :data:`TARGET_ATTEMPTS` times.
+    """
+    for _ in range(TARGET_ATTEMPTS):
         selections = []
         if spec.zone is not None:
             selections.append(engine.resolve(spec.zone, include=["contacts"])["contacts"].selection)
         if spec.groups:
             selections.append(engine.resolve_groups(spec.groups).contacts.selection)
         if all(s.index is selections[0].index for s in selections):
-            break
-    rows = np.unique(np.concatenate([s.rows for s in selections]))
-    return ContactSelection(selections[0].index, rows)
+            rows = np.unique(np.concatenate([s.rows for s in selections]))
+            return ContactSelection(selections[0].index, rows)
+    raise CampaignError(
+        f"the register of contacts changed while the targets were resolved, "
+        f"{TARGET_ATTEMPTS} times in a row"
+    )
 
 
 def prepare(engine, store: CampaignStore, record: CampaignRecord) -> dict[str, tuple[int, int]]:
