@@ -37,8 +37,6 @@ import argparse
 import datetime
 import io
 import os
-import platform
-import subprocess
 import tempfile
 import time
 from collections import Counter
@@ -48,6 +46,7 @@ import numpy as np
 import pandas as pd
 import psycopg
 import shapely
+from machine import machine
 from rich.console import Console
 from rich.progress import track
 from rich.table import Table
@@ -165,21 +164,6 @@ def server_cpu(pid: int) -> float:
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def machine() -> str:
-    """CPU model and count, memory and Python, for the results file."""
-    cpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-    model = next(
-        (line.split(":", 1)[1].strip() for line in cpu.splitlines() if "Model name" in line),
-        platform.processor(),
-    )
-    with open("/proc/meminfo") as f:
-        mem_gb = int(f.readline().split()[1]) / 1024**2
-    return (
-        f"{model}, {len(os.sched_getaffinity(0))} CPUs, {mem_gb:.0f} GB, "
-        f"Python {platform.python_version()}"
-    )
 
 
 def main() -> None:

@@ -37,8 +37,8 @@ from rich.console import Console
 from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_addresses import machine
 from bench_stores import scratch_world
+from machine import machine
 
 from geoalert.keys import create_key
 from geodata.stores import open_store

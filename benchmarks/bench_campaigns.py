@@ -19,10 +19,10 @@ import argparse
 import asyncio
 import json
 import multiprocessing as mp
-import os
-import platform
 import time
 from pathlib import Path
+
+from machine import machine
 
 import geoalert
 from geoalert.campaigns import service
@@ -171,7 +171,7 @@ def main() -> None:
     proc.join(10)
     summary = {
         "contacts": args.contacts,
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        "machine": machine(),
         "date": time.strftime("%Y-%m-%d"),
         "results": results,
     }

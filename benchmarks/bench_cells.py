@@ -25,8 +25,6 @@ import argparse
 import datetime
 import json
 import os
-import platform
-import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -35,6 +33,7 @@ import geopandas as gpd
 import numpy as np
 import psycopg
 import shapely
+from machine import machine
 from rich.console import Console
 from rich.progress import track
 from rich.table import Table
@@ -62,25 +61,6 @@ def load_postgis(conn: psycopg.Connection, cells: gpd.GeoDataFrame) -> None:
         "VACUUM ANALYZE cells",
     ):
         conn.execute(step)
-
-
-def machine() -> str:
-    """CPU model, cores, Python and library versions, load average."""
-    model = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in subprocess.run(
-                ["lscpu"], capture_output=True, text=True
-            ).stdout.splitlines()
-            if line.startswith("Model name")
-        ),
-        platform.processor(),
-    )
-    load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
-    return (
-        f"{model}, {os.cpu_count()} cores, load average {load}; Python {platform.python_version()}, "
-        f"shapely {shapely.__version__} (GEOS {shapely.geos_version_string})"
-    )
 
 
 def percentiles(seconds: list[float]) -> tuple[float, float, float]:
@@ -208,7 +188,11 @@ def main() -> None:
             f"{r['to_dict'][0]:.2f}/{r['to_dict'][2]:.2f}",
         )
     console.print(table)
-    console.print(f"Machine: {machine()}; PostGIS {version}")
+    load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
+    console.print(
+        f"Machine: {machine()}; load average {load}; shapely {shapely.__version__} "
+        f"(GEOS {shapely.geos_version_string}); PostGIS {version}"
+    )
 
 
 if __name__ == "__main__":

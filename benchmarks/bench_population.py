@@ -21,9 +21,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import io
-import os
-import platform
-import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -31,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import psycopg
 import shapely
+from machine import machine
 from rich.console import Console
 from rich.progress import track
 from rich.table import Table
@@ -91,18 +89,6 @@ def load_postgis(conn: psycopg.Connection, grid, tiles: np.ndarray, people: np.n
                 )
                 np.savetxt(buf, block, delimiter="\t", fmt="%.17g")
                 copy.write(buf.getvalue())
-
-
-def machine() -> str:
-    """CPU model and count, memory and Python, for the results file."""
-    cpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-    model = next(
-        (line.split(":", 1)[1].strip() for line in cpu.splitlines() if "Model name" in line),
-        platform.processor(),
-    )
-    with open("/proc/meminfo") as f:
-        mem_gb = int(f.readline().split()[1]) / 1024**2
-    return f"{model}, {len(os.sched_getaffinity(0))} CPUs, {mem_gb:.0f} GB, Python {platform.python_version()}"
 
 
 def main() -> None:

@@ -32,7 +32,7 @@ from rich.console import Console
 from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_addresses import machine
+from machine import machine
 
 from geoalert.testing.postgis import running_postgis
 from geoalert.testing.tiny_world import write_tiny_world

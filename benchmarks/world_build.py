@@ -14,11 +14,12 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import os
 import re
 import subprocess
 import sys
 from pathlib import Path
+
+from machine import machine
 
 BUDGET = {"sample": (30.0, 8.0), "national": (600.0, 8.0)}
 """Seconds and GB of peak memory per scale."""
@@ -64,10 +65,7 @@ def main() -> None:
     parser.add_argument("--scale", nargs="+", default=["sample", "national"])
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    lscpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-    model = re.search(r"Model name:\s*(.+)", lscpu)
-    cores = len(os.sched_getaffinity(0))
-    print(f"{datetime.date.today()}, {model.group(1) if model else '?'}, {cores} cores")
+    print(f"{datetime.date.today()}, {machine()}")
     print("| scale | wall s | CPU s | peak GB | budget | steps (s) | rows |")
     print("|---|---|---|---|---|---|---|")
     for scale in args.scale:
