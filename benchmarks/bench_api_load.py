@@ -23,7 +23,6 @@ import datetime
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -41,6 +40,7 @@ from bench_stores import scratch_world
 from machine import machine
 
 from geoalert.keys import create_key
+from geoalert.testing.ports import free_port
 from geodata.stores import open_store
 
 console = Console()
@@ -66,12 +66,6 @@ done = function(summary, latency, requests)
     latency:percentile(99) / 1000, latency.max / 1000, latency.mean / 1000))
 end
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wrk(url: str, script: Path, connections: int, duration_s: int) -> dict:

@@ -15,20 +15,16 @@ import httpx
 import pytest
 from api_helpers import make_keys, serving_copy
 
+from geoalert.testing.ports import free_port
+
 LIMIT = 100_000
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def server(sample_world: Path, tmp_path_factory: pytest.TempPathFactory):
     world = serving_copy(sample_world, tmp_path_factory.mktemp("server") / "world")
     key = make_keys(world)["federal"]
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "GEOALERT_API_MAX_BODY_BYTES": str(LIMIT)}
     cli = [sys.executable, "-c", "from geoalert.cli import app; app()"]
     command = [*cli, "serve", "--data", str(world)]

@@ -9,7 +9,6 @@ taken here.
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 from pathlib import Path
@@ -30,6 +29,7 @@ from geoalert.campaigns.queue import CampaignStore
 from geoalert.keys import create_key
 from geoalert.messages.cap import parse_cap
 from geoalert.settings import Settings
+from geoalert.testing.ports import free_port
 from geodata.stores import open_store
 
 pytestmark = pytest.mark.browser
@@ -71,12 +71,6 @@ TEMPLATE = {
 # -- server and browser ------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(sample_world: Path, tmp_path_factory: pytest.TempPathFactory):
     """(base URL, federal key) of uvicorn serving the app in a thread, on a free port."""
@@ -91,7 +85,7 @@ def server(sample_world: Path, tmp_path_factory: pytest.TempPathFactory):
     settings = Settings(
         data_dir=world, campaign_providers=providers, api_rate_per_s=1_000, api_rate_burst=1_000
     )
-    port = _free_port()
+    port = free_port()
     config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
     uv = uvicorn.Server(config)
     thread = threading.Thread(target=uv.run, daemon=True)

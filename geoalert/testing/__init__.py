@@ -1,1 +1,2 @@
-"""Helpers for tests and benchmarks: a throwaway PostGIS server, reference results."""
+"""Helpers for tests and benchmarks: a throwaway PostGIS server, local providers, free
+loopback ports, a tiny world."""

@@ -19,7 +19,6 @@ import os
 import pwd
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -28,6 +27,8 @@ from pathlib import Path
 
 import psycopg
 import sqlalchemy as sa
+
+from geoalert.testing.ports import free_port
 
 SERVER_USER = "postgres"
 """System user the server runs as when the caller is root."""
@@ -130,12 +131,6 @@ def _reachable_by(user: pwd.struct_passwd, path: Path) -> bool:
     return True
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _wait_ready(dsn: str, timeout_s: float = 30.0) -> None:
     deadline = time.monotonic() + timeout_s
     while True:
@@ -208,7 +203,7 @@ def running_postgis(workdir: str | os.PathLike[str]) -> Iterator[str]:
         with open(datadir / "postgresql.conf", "a") as conf:
             conf.writelines(f"{key} = '{value}'\n" for key, value in SERVER_SETTINGS.items())
         for attempt in range(5):
-            port = _free_port()
+            port = free_port()
             start = as_server(
                 bindir / "pg_ctl",
                 "-D",
