@@ -43,9 +43,15 @@ import dask
 import pandas as pd
 import psycopg
 import pyarrow.parquet as pq
-from distributed import Client, LocalCluster
+from distributed import Client
 
-from cells.feeds.aggregate import Windows, present_devices, read_cells, shard_counts
+from cells.feeds.aggregate import (
+    Windows,
+    local_cluster,
+    present_devices,
+    read_cells,
+    shard_counts,
+)
 from cells.feeds.layout import SCHEMA, Feed
 from geoalert.testing.postgis import running_postgis
 
@@ -57,17 +63,6 @@ SELECT bucket, cell, home_mcc, count(*) AS devices FROM (
 ) AS last_seen
 GROUP BY bucket, cell, home_mcc ORDER BY bucket, cell, home_mcc
 """
-
-
-@contextmanager
-def local_cluster(workers: int):
-    with (
-        LocalCluster(
-            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
-        ) as cluster,
-        Client(cluster) as client,
-    ):
-        yield client
 
 
 @contextmanager

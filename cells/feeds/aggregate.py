@@ -18,6 +18,8 @@ Two routes give the same counts:
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,6 +95,22 @@ class Windows:
                 ]
             )
         )
+
+
+@contextmanager
+def local_cluster(workers: int) -> Iterator:
+    """A ``dask.distributed`` client of a local cluster of ``workers`` single-threaded worker
+    processes (no dashboard), closed on exit: the shard tasks are pure Python and NumPy, so
+    processes rather than threads run them side by side."""
+    from distributed import Client, LocalCluster
+
+    with (
+        LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        yield client
 
 
 def read_cells(path: str | Path) -> pd.DataFrame:

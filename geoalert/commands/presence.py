@@ -125,15 +125,12 @@ def build(
 def _client(scheduler: str | None, workers: int, console: Console):
     """A ``dask.distributed`` client: of the scheduler at ``scheduler``, or of a local cluster
     of ``workers`` single-threaded processes closed on exit."""
-    from distributed import Client, LocalCluster
+    from distributed import Client
+
+    from cells.feeds.aggregate import local_cluster
 
     if scheduler is None:
-        with (
-            LocalCluster(
-                n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
-            ) as cluster,
-            Client(cluster) as client,
-        ):
+        with local_cluster(workers) as client:
             yield client
         return
     try:
