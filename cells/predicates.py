@@ -27,6 +27,11 @@ __all__ = [
     "cell_blocks",
     "flat_rings",
     "intersecting",
+    "orient",
+    "point_in_rings",
+    "ray_crossing",
+    "segments_cross",
+    "wkb_rings",
     "zone_wkb",
 ]
 
@@ -42,7 +47,7 @@ _JIT = {"cache": True, "nogil": True, "fastmath": False, "error_model": "numpy"}
 
 
 @nb.njit(inline="always", **_JIT)
-def _orient(ax, ay, bx, by, cx, cy):
+def orient(ax, ay, bx, by, cx, cy):
     """Side of c from the line a->b: 1 left, -1 right, 0 undecided (too close to call)."""
     left = (bx - ax) * (cy - ay)
     right = (by - ay) * (cx - ax)
@@ -56,25 +61,25 @@ def _orient(ax, ay, bx, by, cx, cy):
 
 
 @nb.njit(inline="always", **_JIT)
-def _crossing(x0, y0, x1, y1, px, py):
+def ray_crossing(x0, y0, x1, y1, px, py):
     """Whether the segment crosses the ray from (px, py) towards +x: 1 yes, 0 no,
     -1 undecided (even-odd rule, half-open in y)."""
     if (y0 > py) == (y1 > py):
         return 0
-    side = _orient(x0, y0, x1, y1, px, py)
+    side = orient(x0, y0, x1, y1, px, py)
     if side == 0:
         return -1
     return 1 if (y1 > y0) == (side > 0) else 0
 
 
 @nb.njit(inline="always", **_JIT)
-def _point_in_rings(px, py, x, y, ring_start, first_ring, last_ring):
+def point_in_rings(px, py, x, y, ring_start, first_ring, last_ring):
     """Even-odd test of (px, py) against rings ``first_ring..last_ring-1``: 1 inside,
     0 outside, -1 undecided. A point exactly on a horizontal edge may come out either way."""
     inside = 0
     for ring in range(first_ring, last_ring):
         for k in range(ring_start[ring], ring_start[ring + 1] - 1):
-            crossed = _crossing(x[k], y[k], x[k + 1], y[k + 1], px, py)
+            crossed = ray_crossing(x[k], y[k], x[k + 1], y[k + 1], px, py)
             if crossed == -1:
                 return -1
             inside ^= crossed
@@ -82,7 +87,7 @@ def _point_in_rings(px, py, x, y, ring_start, first_ring, last_ring):
 
 
 @nb.njit(inline="always", **_JIT)
-def _segments_cross(ax, ay, bx, by, cx, cy, dx, dy):
+def segments_cross(ax, ay, bx, by, cx, cy, dx, dy):
     """Closed segments a-b and c-d: 1 they meet, 0 they do not, -1 undecided."""
     if (
         max(ax, bx) < min(cx, dx)
@@ -91,10 +96,10 @@ def _segments_cross(ax, ay, bx, by, cx, cy, dx, dy):
         or max(cy, dy) < min(ay, by)
     ):
         return 0
-    o1 = _orient(ax, ay, bx, by, cx, cy)
-    o2 = _orient(ax, ay, bx, by, dx, dy)
-    o3 = _orient(cx, cy, dx, dy, ax, ay)
-    o4 = _orient(cx, cy, dx, dy, bx, by)
+    o1 = orient(ax, ay, bx, by, cx, cy)
+    o2 = orient(ax, ay, bx, by, dx, dy)
+    o3 = orient(cx, cy, dx, dy, ax, ay)
+    o4 = orient(cx, cy, dx, dy, bx, by)
     if o1 == 0 or o2 == 0 or o3 == 0 or o4 == 0:
         return -1
     return 1 if (o1 != o2 and o3 != o4) else 0
@@ -111,7 +116,7 @@ def _uint32(buf, at):
 
 
 @nb.njit(**_JIT)
-def _wkb_rings(buf):
+def wkb_rings(buf):
     """Rings of a little-endian 2-D WKB Polygon or MultiPolygon: x, y, ring_start."""
     multi = _uint32(buf, 1) == 6
     polygons, at = (_uint32(buf, 5), 9) if multi else (1, 5)
@@ -164,7 +169,7 @@ def flat_rings(geometry) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     ring_start : ndarray of int64
         Where each ring starts, then the total number of vertices.
     """
-    return _wkb_rings(np.frombuffer(zone_wkb(geometry), dtype=np.uint8))
+    return wkb_rings(np.frombuffer(zone_wkb(geometry), dtype=np.uint8))
 
 
 @nb.njit(**_JIT)
@@ -227,7 +232,7 @@ def _in_zone(px, py, x, y, grid, seen, stamp):
             if seen[k] == stamp:
                 continue
             seen[k] = stamp
-            crossed = _crossing(x[k], y[k], x[k + 1], y[k + 1], px, py)
+            crossed = ray_crossing(x[k], y[k], x[k + 1], y[k + 1], px, py)
             if crossed == -1:
                 return -1
             inside ^= crossed
@@ -398,11 +403,11 @@ def _boundaries_meet(c, box, block_at, blocks, x, y, grid, seen, stamp):
                     # Sides of the run's vertices from the segment's line: an edge can
                     # meet the segment only where they differ or one is too close to call.
                     e = at + int(blocks[head + 4])
-                    before = _orient(sx0, sy0, sx1, sy1, blocks[e], blocks[e + 1])
+                    before = orient(sx0, sy0, sx1, sy1, blocks[e], blocks[e + 1])
                     for _ in range(int(blocks[head + 5])):
-                        after = _orient(sx0, sy0, sx1, sy1, blocks[e + 2], blocks[e + 3])
+                        after = orient(sx0, sy0, sx1, sy1, blocks[e + 2], blocks[e + 3])
                         if before != after or after == 0:
-                            met = _segments_cross(
+                            met = segments_cross(
                                 sx0,
                                 sy0,
                                 sx1,
@@ -432,7 +437,7 @@ def _in_block(px, py, blocks, at):
         v = at + int(blocks[head + 4])
         for edge in range(int(blocks[head + 5])):
             e = v + 2 * edge
-            crossed = _crossing(blocks[e], blocks[e + 1], blocks[e + 2], blocks[e + 3], px, py)
+            crossed = ray_crossing(blocks[e], blocks[e + 1], blocks[e + 2], blocks[e + 3], px, py)
             if crossed == -1:
                 return -1
             inside ^= crossed
@@ -477,7 +482,7 @@ def _classify(candidates, box, simple, block_at, blocks, x, y, ring_start, grid)
 
 @nb.njit(**_JIT)
 def _intersecting(box, nodes, level_at, operator, allowed, simple, block_at, blocks, order, wkb):
-    x, y, ring_start = _wkb_rings(wkb)
+    x, y, ring_start = wkb_rings(wkb)
     grid = _segment_grid(x, y, ring_start)
     candidates = box_query(box, nodes, level_at, operator, allowed, *grid[:4])
     status = _classify(candidates, box, simple, block_at, blocks, x, y, ring_start, grid)

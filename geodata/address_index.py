@@ -32,7 +32,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 # The project's exact-or-undecided orientation tests and WKB reader of zone rings.
-from cells.predicates import RELATIVE_BOUND, _orient, _point_in_rings, _wkb_rings
+from cells.predicates import RELATIVE_BOUND, orient, point_in_rings, wkb_rings
 
 __all__ = [
     "AddressIndex",
@@ -487,7 +487,7 @@ def _states(ox, oy, state, pool, begin, count, x, y, tx, ty, n, out, side):
         return
     for j in range(count):
         k = pool[begin + j]
-        side[j] = _orient(x[k], y[k], x[k + 1], y[k + 1], ox, oy)
+        side[j] = orient(x[k], y[k], x[k + 1], y[k + 1], ox, oy)
     for j in range(count):
         k = pool[begin + j]
         ax, ay, bx, by = x[k], y[k], x[k + 1], y[k + 1]
@@ -501,9 +501,9 @@ def _states(ox, oy, state, pool, begin, count, x, y, tx, ty, n, out, side):
                 & (max(oy, py) >= low_y)
                 & (high_y >= min(oy, py))
             )
-            end = _orient(ax, ay, bx, by, px, py)
-            first = _orient(ox, oy, px, py, ax, ay)
-            second = _orient(ox, oy, px, py, bx, by)
+            end = orient(ax, ay, bx, by, px, py)
+            first = orient(ox, oy, px, py, ax, ay)
+            second = orient(ox, oy, px, py, bx, by)
             opposite = end != o_side
             crosses = np.int64(near & opposite & (first != second))
             undecided = np.int64(
@@ -551,7 +551,7 @@ def _search(grid, cell_node, nodes, lonlat, wkb, max_leaf, capacity):
         addresses inside the zone and of those undecided; then the ranges' first positions
         (k), their ends (k), the positions inside (m) and those undecided (u).
     """
-    x, y, ring_start = _wkb_rings(wkb)
+    x, y, ring_start = wkb_rings(wkb)
     if not len(x):
         return np.zeros(5, dtype=np.int64)
     # Every array is allocated here, large enough or reported too small: an array replaced
@@ -573,7 +573,7 @@ def _search(grid, cell_node, nodes, lonlat, wkb, max_leaf, capacity):
     for node in start:
         ox, oy = (nodes[node, 0] + nodes[node, 2]) * 0.5, (nodes[node, 1] + nodes[node, 3]) * 0.5
         stack[depth], stack[depth + 1], stack[depth + 2] = node, 0, used
-        stack[depth + 3] = _point_in_rings(ox, oy, x, y, ring_start, 0, len(ring_start) - 1)
+        stack[depth + 3] = point_in_rings(ox, oy, x, y, ring_start, 0, len(ring_start) - 1)
         depth += 4
     # Scratch space: sides of a centre, children's centres and states, a leaf's states;
     # then the results.
@@ -609,7 +609,7 @@ def _search(grid, cell_node, nodes, lonlat, wkb, max_leaf, capacity):
                 n_full += 1
             continue
         if met and state == UNDECIDED:  # try again from outside the zone
-            state = _point_in_rings(ox, oy, x, y, ring_start, 0, len(ring_start) - 1)
+            state = point_in_rings(ox, oy, x, y, ring_start, 0, len(ring_start) - 1)
         child = int(nodes[node, 6])
         if met and child >= 0:
             n_children = int(nodes[node, 7])
