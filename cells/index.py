@@ -35,7 +35,14 @@ import pandas as pd
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from cells.predicates import box_query, box_tree, cell_blocks, intersecting, zone_wkb
+from cells.predicates import (
+    RASTER_PER_CELL,
+    box_query,
+    box_tree,
+    cell_blocks,
+    intersecting,
+    zone_wkb,
+)
 
 __all__ = ["CellIndex"]
 
@@ -125,7 +132,7 @@ class CellIndex:
 
     def candidates(self, zone: BaseGeometry, operators: list[str] | None = None) -> np.ndarray:
         """Sorted positions (int64) of the cells whose bounding box meets the zone's."""
-        box, nodes, level_at, operator, *_, order = self._cells
+        box, nodes, level_at, operator, *_, order, _ = self._cells
         found = box_query(
             box, nodes, level_at, operator, self._allowed(operators), *shapely.bounds(zone)
         )
@@ -142,6 +149,20 @@ class CellIndex:
         return np.argsort(distance, kind="stable")
 
     @cached_property
+    def _inner_half(self) -> np.ndarray:
+        """Half side (degrees) of a square centred on each cell's :attr:`point` and lying
+        in the cell, shape (n,): inscribed in the circle reaching the cell's boundary,
+        each checked to be covered (0, the point alone, where rounding says otherwise)."""
+        point = self.point
+        reach = shapely.distance(shapely.points(point), shapely.boundary(self.geometry))
+        half = reach / np.sqrt(2) * (1 - 1e-9)
+        square = shapely.box(
+            point[:, 0] - half, point[:, 1] - half, point[:, 0] + half, point[:, 1] + half
+        )
+        half[~shapely.covers(self.geometry, square)] = 0.0
+        return half
+
+    @cached_property
     def _cells(self) -> tuple:
         """Cells in :attr:`_order` as flat arrays for :func:`cells.predicates.intersecting`."""
         order = self._order
@@ -154,10 +175,15 @@ class CellIndex:
         block_at, blocks = cell_blocks(
             np.ascontiguousarray(xy[:, 0]), np.ascontiguousarray(xy[:, 1]), ring_start, cell_rings
         )
-        box = np.column_stack((shapely.bounds(geometry), self.point[order]))
+        bounds = shapely.bounds(geometry)
+        box = np.column_stack((bounds, self.point[order], self._inner_half[order]))
         nodes, level_at = box_tree(box)
         operator = np.unique(self.operator, return_inverse=True)[1][order]
-        return box, nodes, level_at, operator, simple, block_at, blocks, order
+        # Zone raster cells: a fraction of the median cell's box, so that whole raster
+        # cells settle most cells (:func:`cells.predicates.zone_raster`).
+        size = np.median(bounds[:, 2:] - bounds[:, :2], axis=0) if len(self) else np.ones(2)
+        step = np.maximum(size, 1e-9) / RASTER_PER_CELL
+        return box, nodes, level_at, operator, simple, block_at, blocks, order, step
 
     def intersecting(
         self, zone: BaseGeometry, operators: list[str] | None = None, wkb: bytes | None = None

@@ -32,6 +32,7 @@ __all__ = [
     "ray_crossing",
     "segments_cross",
     "wkb_rings",
+    "zone_raster",
     "zone_wkb",
 ]
 
@@ -237,6 +238,104 @@ def _in_zone(px, py, x, y, grid, seen, stamp):
                 return -1
             inside ^= crossed
     return inside
+
+
+#: Zone raster cells across the median cell box (:func:`zone_raster`), per axis.
+RASTER_PER_CELL = 4
+#: Most zone raster cells per axis.
+RASTER_MAX = 128
+
+
+@nb.njit(inline="always", **_JIT)
+def _band(lo, hi, origin, size, side, margin):
+    """Grid columns (or rows) ``first, last`` of every coordinate within ``margin`` of
+    [lo, hi], by :func:`_column`."""
+    return _column(lo - margin, origin, size, side), _column(hi + margin, origin, size, side)
+
+
+@nb.njit(**_JIT)
+def zone_raster(x, y, ring_start, x0, y0, x1, y1, step_x, step_y):
+    """Raster of the zone over its box: each raster cell OUT, IN or EDGE, as prefix sums.
+
+    Raster cell (column, row) is the set of points whose :func:`_column` is that column
+    and row, a rectangle up to rounding. EDGE marks every raster cell that a zone segment
+    comes within a margin of, a margin far above the rounding of :func:`_column` and of the
+    interpolations below; any other raster cell lies wholly inside or wholly outside the
+    zone, which the parity of the ring crossings of the horizontal line through its
+    centre, east of it, tells exactly: a crossing is counted by comparisons alone
+    (half-open in y like :func:`ray_crossing`), and its column only needs to be told from
+    the cell's own, which the margin guarantees.
+
+    Returns
+    -------
+    nx, ny, width, height : raster size and cell size (degrees)
+    sums : ndarray of int32, shape ((ny + 1) * (nx + 1),)
+        Prefix sums, row-major: at ``r * (nx + 1) + c``, the count of non-OUT raster
+        cells in rows ``< r`` and columns ``< c``, plus 2**16 times the count of IN ones
+        (:func:`_raster_count` takes either apart).
+    """
+    nx = max(1, min(RASTER_MAX, int(np.ceil((x1 - x0) / step_x))))
+    ny = max(1, min(RASTER_MAX, int(np.ceil((y1 - y0) / step_y))))
+    width = max((x1 - x0) / nx, 1e-300)
+    height = max((y1 - y0) / ny, 1e-300)
+    mx = 1e-6 * width + 1e-14 * (abs(x0) + abs(x1))
+    my = 1e-6 * height + 1e-14 * (abs(y0) + abs(y1))
+    # Per raster cell: bit 1 set when a segment comes near it (EDGE), bit 0 the parity
+    # of the crossings counted in it.
+    flags = np.zeros(ny * nx, dtype=np.int8)
+    for ring in range(len(ring_start) - 1):
+        for k in range(ring_start[ring], ring_start[ring + 1] - 1):
+            xa, ya, xb, yb = x[k], y[k], x[k + 1], y[k + 1]
+            if xb < xa:
+                xa, ya, xb, yb = xb, yb, xa, ya
+            lo_y, hi_y = min(ya, yb), max(ya, yb)
+            first, last = _band(xa, xb, x0, width, nx, mx)
+            for col in range(first, last + 1):
+                # The segment's y over the column's x-range widened by the margin.
+                a = max(xa, x0 + col * width - mx)
+                b = min(xb, x0 + (col + 1) * width + mx)
+                if xb - xa > 0:
+                    ta = ya + (a - xa) * (yb - ya) / (xb - xa)
+                    tb = ya + (b - xa) * (yb - ya) / (xb - xa)
+                    r0, r1 = _band(
+                        max(lo_y, min(ta, tb)), min(hi_y, max(ta, tb)), y0, height, ny, my
+                    )
+                else:
+                    r0, r1 = _band(lo_y, hi_y, y0, height, ny, my)
+                for row in range(r0, r1 + 1):
+                    flags[row * nx + col] |= 2
+            # Crossings of the horizontal lines through the rows' centres.
+            r0, r1 = _band(lo_y, hi_y, y0, height, ny, my)
+            for row in range(r0, r1 + 1):
+                yc = y0 + (row + 0.5) * height
+                if (ya > yc) != (yb > yc):
+                    xc = xa + (yc - ya) * (xb - xa) / (yb - ya)
+                    flags[row * nx + _column(xc, x0, width, nx)] ^= 1
+    sums = np.zeros((ny + 1) * (nx + 1), dtype=np.int32)
+    marked = np.empty(nx, dtype=np.int32)
+    for row in range(ny):
+        parity = 0
+        for col in range(nx - 1, -1, -1):
+            f = flags[row * nx + col]
+            # A crossing counted in an unmarked cell cannot happen (the margin marks it);
+            # were it to, the cell is taken as EDGE rather than guessed.
+            marked[col] = 1 if f != 0 else (1 + 65536 if parity else 0)
+            parity ^= f & 1
+        run = 0
+        for col in range(nx):
+            run += marked[col]
+            at = (row + 1) * (nx + 1) + col + 1
+            sums[at] = sums[at - nx - 1] + run
+    return nx, ny, width, height, sums
+
+
+@nb.njit(inline="always", **_JIT)
+def _raster_count(sums, nx, c0, c1, r0, r1):
+    """Non-OUT and IN raster cells in columns c0..c1 and rows r0..r1 (:func:`zone_raster`)."""
+    w = nx + 1
+    total = sums[(r1 + 1) * w + c1 + 1] - sums[r0 * w + c1 + 1]
+    total += sums[r0 * w + c0] - sums[(r1 + 1) * w + c0]
+    return total & 65535, total >> 16
 
 
 @nb.njit(**_JIT)
@@ -446,18 +545,36 @@ def _in_block(px, py, blocks, at):
 
 
 @nb.njit(**_JIT)
-def _classify(candidates, box, simple, block_at, blocks, x, y, ring_start, grid):
+def _classify(candidates, box, simple, block_at, blocks, x, y, ring_start, grid, raster):
     status = np.empty(len(candidates), dtype=np.int8)
     seen = np.full(len(x), -1, dtype=np.int64)
     stamp = 0
+    x0, y0, x1, y1 = grid[0], grid[1], grid[2], grid[3]
+    nx, ny, width, height, sums = raster
     for i in range(len(candidates)):
         c = candidates[i]
+        # Whole raster cells settle most cells without reading their edges: a box over
+        # OUT cells only is apart from the zone; an inner box meeting an IN cell meets it.
+        c0, c1 = _column(box[c, 0], x0, width, nx), _column(box[c, 2], x0, width, nx)
+        r0, r1 = _column(box[c, 1], y0, height, ny), _column(box[c, 3], y0, height, ny)
+        if _raster_count(sums, nx, c0, c1, r0, r1)[0] == 0:
+            status[i] = DISJOINT
+            continue
+        px, py, half = box[c, 4], box[c, 5], box[c, 6]
+        ix0, ix1 = max(px - half, x0), min(px + half, x1)
+        iy0, iy1 = max(py - half, y0), min(py + half, y1)
+        if ix0 <= ix1 and iy0 <= iy1:
+            c0, c1 = _column(ix0, x0, width, nx), _column(ix1, x0, width, nx)
+            r0, r1 = _column(iy0, y0, height, ny), _column(iy1, y0, height, ny)
+            if _raster_count(sums, nx, c0, c1, r0, r1)[1] > 0:
+                status[i] = INTERSECTS
+                continue
         if not simple[c]:
             status[i] = UNDECIDED
             continue
         # A point of the cell inside the zone settles it.
         stamp += 1
-        inside = _in_zone(box[c, 4], box[c, 5], x, y, grid, seen, stamp)
+        inside = _in_zone(px, py, x, y, grid, seen, stamp)
         if inside == 1:
             status[i] = INTERSECTS
             continue
@@ -481,11 +598,14 @@ def _classify(candidates, box, simple, block_at, blocks, x, y, ring_start, grid)
 
 
 @nb.njit(**_JIT)
-def _intersecting(box, nodes, level_at, operator, allowed, simple, block_at, blocks, order, wkb):
+def _intersecting(
+    box, nodes, level_at, operator, allowed, simple, block_at, blocks, order, step, wkb
+):
     x, y, ring_start = wkb_rings(wkb)
     grid = _segment_grid(x, y, ring_start)
     candidates = box_query(box, nodes, level_at, operator, allowed, *grid[:4])
-    status = _classify(candidates, box, simple, block_at, blocks, x, y, ring_start, grid)
+    raster = zone_raster(x, y, ring_start, *grid[:4], step[0], step[1])
+    status = _classify(candidates, box, simple, block_at, blocks, x, y, ring_start, grid, raster)
     found = np.sort(order[candidates[status == INTERSECTS]])
     return found, order[candidates[status == UNDECIDED]]
 
@@ -496,11 +616,13 @@ def intersecting(cells: tuple, operator_allowed: np.ndarray, wkb: bytes) -> tupl
     Parameters
     ----------
     cells : tuple
-        ``(box (n, 6), nodes, level_at, operator (n,), simple (n,), block_at, blocks,
-        order (n,))``: per cell its box and a point inside it (xmin, ymin, xmax, ymax, x,
-        y), :func:`box_tree` of the boxes, an operator code, whether it is one polygon
-        (others are left undecided), :func:`cell_blocks` of its rings, and the position to
-        report for it.
+        ``(box (n, 7), nodes, level_at, operator (n,), simple (n,), block_at, blocks,
+        order (n,), step (2,))``: per cell its box, a point inside it and the half side
+        of a square centred on that point inside it (xmin, ymin, xmax, ymax, x, y, half),
+        :func:`box_tree` of the boxes, an operator code, whether it is one polygon (others
+        are left undecided unless the zone raster settles them), :func:`cell_blocks` of its
+        rings and the position to report for it; then the zone raster's cell size in x
+        and y (:func:`zone_raster`).
     operator_allowed : ndarray of bool
         Per operator code, whether its cells are wanted.
     wkb : bytes
@@ -513,7 +635,7 @@ def intersecting(cells: tuple, operator_allowed: np.ndarray, wkb: bytes) -> tupl
     undecided : ndarray of int64
         Positions of the candidates left for an exact test.
     """
-    box, nodes, level_at, operator, simple, block_at, blocks, order = cells
+    box, nodes, level_at, operator, simple, block_at, blocks, order, step = cells
     return _intersecting(
         box,
         nodes,
@@ -524,5 +646,6 @@ def intersecting(cells: tuple, operator_allowed: np.ndarray, wkb: bytes) -> tupl
         block_at,
         blocks,
         order,
+        step,
         np.frombuffer(wkb, dtype=np.uint8),
     )
