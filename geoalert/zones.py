@@ -26,6 +26,7 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property, lru_cache
 from itertools import chain
 
+import numba as nb
 import numpy as np
 import orjson
 import shapely
@@ -33,7 +34,7 @@ from pyproj import Transformer
 from shapely.geometry import mapping
 from shapely.geometry.base import BaseGeometry
 
-from cells.predicates import zone_wkb
+from cells.predicates import _JIT, orient, point_in_rings, segments_cross, wkb_rings, zone_wkb
 from geoalert.settings import Settings, get_settings
 
 __all__ = [
@@ -49,7 +50,10 @@ FORMS = "a GeoJSON Polygon, MultiPolygon, Feature or FeatureCollection, or a cir
 _NOT_AREAL = ("Point", "MultiPoint", "LineString", "MultiLineString")
 _NUMBER_TYPES = frozenset((float, int))
 _WKB_HEADER = struct.Struct("<BII")  # byte order (1: little-endian), type, count
-_WKB_COUNT = struct.Struct("<I")
+#: Rings beyond which validity is left to GEOS (holes and parts are tested pairwise).
+_PROVEN_MAX_RINGS = 16
+#: Edge pairs tested per edge beyond which validity is left to GEOS.
+_PROVEN_PAIRS_PER_EDGE = 16
 
 
 class ZoneError(ValueError):
@@ -153,7 +157,9 @@ class _Reader:
     areas: Mapping[str, BaseGeometry] | None
     vertices: int = 0
     warnings: list[str] = field(default_factory=list)
-    built: tuple[BaseGeometry, bytes] | None = None  # the last geometry read from WKB, and it
+    rings: list[tuple[list, str]] = field(default_factory=list)  # of the geometry being read
+    # The last geometry read from WKB, the WKB and its bounds (xmin, ymin, xmax, ymax).
+    built: tuple[BaseGeometry, bytes, tuple[float, ...]] | None = None
 
     # -- entry ---------------------------------------------------------------------------
     def zone(self, value: object, path: str) -> BaseGeometry:
@@ -208,16 +214,27 @@ class _Reader:
             raise ZoneError(f"{_join(path, 'type')}: unknown GeoJSON type {kind!r}")
         where = _join(path, "coordinates")
         coordinates = value.get("coordinates")
-        if kind == "Polygon":
-            wkb = self.polygon(coordinates, where)
-        else:
-            parts = _array(coordinates, where, "MultiPolygon coordinates")
-            if not parts:
-                raise ZoneError(f"{where}: the MultiPolygon is empty")
-            polygons = [self.polygon(p, f"{where}[{i}]") for i, p in enumerate(parts)]
-            wkb = b"".join([_WKB_HEADER.pack(1, 6, len(polygons)), *polygons])
-        self.built = (shapely.from_wkb(wkb), wkb)
-        return self.repaired(self.built[0], path)
+        self.rings = []
+        try:
+            if kind == "Polygon":
+                wkb = self.polygon(coordinates, where)
+            else:
+                parts = _array(coordinates, where, "MultiPolygon coordinates")
+                if not parts:
+                    raise ZoneError(f"{where}: the MultiPolygon is empty")
+                polygons = [self.polygon(p, f"{where}[{i}]") for i, p in enumerate(parts)]
+                wkb = b"".join([_WKB_HEADER.pack(1, 6, len(polygons)), *polygons])
+        except ZoneError:
+            self.check_ranges()  # a ring read before the fault may be out of range: said first
+            raise
+        # Ranges, bounds and (when orientation tests can prove it) validity in one compiled
+        # pass; GEOS checks validity only when that proof fails.
+        *bounds, in_range, valid = _zone_facts(np.frombuffer(wkb, dtype=np.uint8))
+        if not in_range:
+            self.check_ranges()
+        geometry = shapely.from_wkb(wkb)
+        self.built = (geometry, wkb, tuple(bounds))
+        return geometry if valid else self.repaired(geometry, path)
 
     def polygon(self, value: object, path: str) -> bytes:
         """The polygon as little-endian WKB (built directly: one GEOS call per geometry)."""
@@ -226,23 +243,29 @@ class _Reader:
             raise ZoneError(f"{path}: the Polygon is empty (no rings)")
         wkb = [_WKB_HEADER.pack(1, 3, len(rings))]
         for i, ring in enumerate(rings):
-            xy = self.ring(ring, f"{path}[{i}]")
-            wkb += [_WKB_COUNT.pack(len(xy)), xy.tobytes()]
+            flat = self.ring(ring, f"{path}[{i}]")
+            wkb.append(struct.pack(f"<I{len(flat)}d", len(flat) // 2, *flat))
         return b"".join(wkb)
 
-    def ring(self, value: object, path: str) -> np.ndarray:
-        xy = self.positions(value, path, "linear ring")
-        if len(xy) < 4:
-            raise ZoneError(f"{path}: a linear ring needs at least 4 positions, got {len(xy)}")
-        if xy[0, 0] != xy[-1, 0] or xy[0, 1] != xy[-1, 1]:
+    def ring(self, value: object, path: str) -> list:
+        flat = self.positions(value, path, "linear ring")
+        self.rings.append((flat, path))  # ranges checked with the geometry's (_zone_facts)
+        if len(flat) < 8:
             raise ZoneError(
-                f"{path}: the ring is not closed: first position {xy[0].tolist()} "
-                f"differs from last {xy[-1].tolist()}"
+                f"{path}: a linear ring needs at least 4 positions, got {len(flat) // 2}"
             )
-        return xy
+        x0, y0, x1, y1 = map(float, (*flat[:2], *flat[-2:]))  # compared as stored
+        if x0 != x1 or y0 != y1:
+            raise ZoneError(
+                f"{path}: the ring is not closed: first position {[x0, y0]} "
+                f"differs from last {[x1, y1]}"
+            )
+        return flat
 
-    def positions(self, value: object, path: str, what: str) -> np.ndarray:
-        """Positions as an (n, 2) float array, every one checked."""
+    def positions(self, value: object, path: str, what: str) -> list:
+        """Positions as one flat list ``[lon0, lat0, lon1, lat1, ...]`` of ints and floats,
+        every one checked to be a number (altitudes dropped with a warning); ranges are
+        left to the caller."""
         positions = _array(value, path, what)
         self.vertices += len(positions)
         limit = self.settings.max_zone_vertices
@@ -251,21 +274,23 @@ class _Reader:
                 f"{path}: the zone has more than {limit} vertices, the limit "
                 "(GEOALERT_MAX_ZONE_VERTICES)"
             )
-        try:  # fast path: every value an int or a float, all positions of one length
-            plain = set(map(type, chain.from_iterable(positions))) <= _NUMBER_TYPES
-            xy = np.array(positions, dtype=np.float64)
-        except (TypeError, ValueError):
-            plain, xy = False, None
-        if not plain or xy.ndim != 2 or not 2 <= xy.shape[1] <= 3:
+        try:  # fast path: every position a pair, every value an int or a float
+            flat = list(chain.from_iterable(positions))
+            plain = set(map(len, positions)) == {2} and set(map(type, flat)) <= _NUMBER_TYPES
+        except TypeError:
+            plain = False
+        if not plain:
             _check_positions(positions, path)
-            xy = np.array([p[:2] for p in positions], dtype=np.float64).reshape(-1, 2)
+            flat = [v for p in positions for v in p[:2]]
             if any(len(p) == 3 for p in positions):
-                xy = np.column_stack((xy, np.zeros(len(xy))))  # altitudes present
-        if xy.shape[1] == 3 or len(xy) != len(positions):
-            self.warn(f"{path}: altitudes dropped (zones are two-dimensional)")
-            xy = np.ascontiguousarray(xy[:, :2])
-        _check_ranges(xy, path)
-        return xy
+                self.warn(f"{path}: altitudes dropped (zones are two-dimensional)")
+        return flat
+
+    def check_ranges(self) -> None:
+        """Raise for the first position out of range of the rings read for the geometry
+        being read, in reading order (as if each had been checked when read)."""
+        for flat, path in self.rings:
+            _check_ranges(np.array(flat, dtype=np.float64).reshape(-1, 2), path)
 
     def repaired(self, geometry: BaseGeometry, path: str) -> BaseGeometry:
         """The geometry, or its ``make_valid`` repair with a warning when it is invalid."""
@@ -299,7 +324,10 @@ class _Reader:
         line = spec["line"]
         if not isinstance(line, dict | Mapping) or line.get("type") != "LineString":
             raise ZoneError(f"{where}: expected a GeoJSON LineString, got {_kind(line)}")
-        xy = self.positions(line.get("coordinates"), _join(where, "coordinates"), "LineString")
+        at = _join(where, "coordinates")
+        xy = self.positions(line.get("coordinates"), at, "LineString")
+        xy = np.array(xy, dtype=np.float64).reshape(-1, 2)
+        _check_ranges(xy, at)
         if len(xy) < 2:
             raise ZoneError(
                 f"{_join(where, 'coordinates')}: a LineString needs at least 2 positions, "
@@ -383,9 +411,11 @@ def parse_zone(
     geometry = reader.zone(value, "")
     if geometry.is_empty:
         raise ZoneError("the zone is empty")
+    built = reader.built if reader.built and reader.built[0] is geometry else None
     if extent is not None:
-        _check_extent(geometry, extent, settings.zone_extent_margin_deg)
-    wkb = reader.built[1] if reader.built and reader.built[0] is geometry else None
+        bounds = shapely.bounds(geometry) if built is None else built[2]
+        _check_extent(geometry, bounds, extent, settings.zone_extent_margin_deg)
+    wkb = None if built is None else built[1]
     return Zone(geometry, tuple(reader.warnings), settings.metric_crs, wkb)
 
 
@@ -405,10 +435,15 @@ def _union(geometries: list[BaseGeometry]) -> BaseGeometry:
 
 
 def _check_extent(
-    geometry: BaseGeometry, extent: tuple[float, float, float, float], margin: float
+    geometry: BaseGeometry,
+    bounds: tuple[float, float, float, float],
+    extent: tuple[float, float, float, float],
+    margin: float,
 ) -> None:
+    """Raise when a part of ``geometry`` (whose ``bounds`` are given) lies far outside
+    ``extent``, naming it."""
     x0, y0, x1, y1 = extent
-    bx0, by0, bx1, by1 = shapely.bounds(geometry)
+    bx0, by0, bx1, by1 = bounds
     if bx0 >= x0 - margin and bx1 <= x1 + margin and by0 >= y0 - margin and by1 <= y1 + margin:
         return  # wholly within the extent and its margin
     bounds = shapely.bounds(shapely.get_parts(geometry))
@@ -458,6 +493,113 @@ def _check_coordinate(value: float, where: str, latitude: bool) -> None:
     label, limit = ("latitude", 90) if latitude else ("longitude", 180)
     if not abs(value) <= limit:
         raise ZoneError(f"{where}: {label} {value:g} is out of range [-{limit}, {limit}]")
+
+
+@nb.njit(**_JIT)
+def _zone_facts(wkb):
+    """What the parser needs from a little-endian 2-D WKB Polygon or MultiPolygon, in one
+    pass: its bounds (xmin, ymin, xmax, ymax), whether every longitude is within
+    [-180, 180] and every latitude within [-90, 90] (so finite), and whether it is
+    :func:`_surely_valid`."""
+    x, y, ring_start = wkb_rings(wkb)
+    in_range = True
+    for k in range(len(x)):
+        if not (abs(x[k]) <= 180.0 and abs(y[k]) <= 90.0):
+            in_range = False
+    valid = in_range and _surely_valid(x, y, ring_start, _polygon_rings(wkb))
+    return x.min(), y.min(), x.max(), y.max(), in_range, valid
+
+
+@nb.njit(**_JIT)
+def _polygon_rings(wkb):
+    """Index of the first ring of each polygon of a little-endian 2-D WKB Polygon or
+    MultiPolygon (rings numbered as :func:`cells.predicates.wkb_rings` does), then the
+    number of rings."""
+    multi = wkb[1] == 6
+    polygons = wkb[5:9].view(np.uint32)[0] if multi else 1
+    first = np.empty(polygons + 1, dtype=np.int64)
+    at, ring = (9 if multi else 0), 0
+    for p in range(polygons):
+        rings = wkb[at + 5 : at + 9].view(np.uint32)[0]
+        at += 9
+        for _ in range(rings):
+            at += 4 + 16 * wkb[at : at + 4].view(np.uint32)[0]
+        first[p] = ring
+        ring += rings
+    first[polygons] = ring
+    return first
+
+
+@nb.njit(**_JIT)
+def _surely_valid(x, y, ring_start, first_ring):
+    """Whether exact-or-undecided orientation tests (:func:`cells.predicates.orient`)
+    prove the polygons valid as GEOS defines it; False when they cannot (GEOS decides).
+
+    Proven when: each ring turns at every vertex (no repeated vertex, no spike folding
+    back); no two other edges meet (every ring simple, rings apart); then, the rings being
+    apart, one vertex each settles nesting: every hole inside its shell and outside the
+    other holes, every shell outside the other shells. Touching and collinear cases are
+    undecided, so they go to GEOS.
+
+    Parameters
+    ----------
+    x, y, ring_start : ndarray
+        Rings as :func:`cells.predicates.wkb_rings` gives them.
+    first_ring : ndarray of int64
+        As :func:`_polygon_rings` gives it.
+    """
+    n_rings = len(ring_start) - 1
+    if n_rings > _PROVEN_MAX_RINGS:
+        return False
+    n_edges = len(x) - n_rings
+    first = np.empty(n_edges, dtype=np.int64)  # each edge's first vertex
+    ring = np.empty(n_edges, dtype=np.int64)
+    lo = np.empty(n_edges)
+    e = 0
+    for r in range(n_rings):
+        a, b = ring_start[r], ring_start[r + 1] - 1  # b: the closing vertex
+        for k in range(a, b):
+            before = b - 1 if k == a else k - 1
+            if orient(x[before], y[before], x[k], y[k], x[k + 1], y[k + 1]) == 0:
+                return False
+            first[e], ring[e], lo[e] = k, r, min(x[k], x[k + 1])
+            e += 1
+    # Every other pair of edges whose x ranges meet (a sweep in order of least x) must be
+    # decided apart: edges next to each other in a ring share only their vertex (above).
+    order = np.argsort(lo)
+    budget = _PROVEN_PAIRS_PER_EDGE * n_edges
+    for i in range(n_edges):
+        k, r = first[order[i]], ring[order[i]]
+        hi = max(x[k], x[k + 1])
+        for j in range(i + 1, n_edges):
+            if lo[order[j]] > hi:
+                break
+            m = first[order[j]]
+            if ring[order[j]] == r and (
+                abs(k - m) == 1 or abs(k - m) == ring_start[r + 1] - 2 - ring_start[r]
+            ):
+                continue  # next to each other, or the ring's last and first edges
+            budget -= 1
+            if budget < 0 or segments_cross(
+                x[k], y[k], x[k + 1], y[k + 1], x[m], y[m], x[m + 1], y[m + 1]
+            ):
+                return False
+    # The rings are apart: each lies wholly inside or outside another, as its first vertex.
+    for p in range(len(first_ring) - 1):
+        shell, end = first_ring[p], first_ring[p + 1]
+        for h in range(shell + 1, end):
+            hx, hy = x[ring_start[h]], y[ring_start[h]]
+            if point_in_rings(hx, hy, x, y, ring_start, shell, shell + 1) != 1:
+                return False
+            for g in range(shell + 1, end):
+                if g != h and point_in_rings(hx, hy, x, y, ring_start, g, g + 1) != 0:
+                    return False
+        for q in range(len(first_ring) - 1):
+            other = first_ring[q]
+            sx, sy = x[ring_start[shell]], y[ring_start[shell]]
+            if q != p and point_in_rings(sx, sy, x, y, ring_start, other, other + 1) != 0:
+                return False
+    return True
 
 
 def _fields(value: object, path: str, names: tuple[str, ...]) -> dict:

@@ -8,11 +8,12 @@ import math
 import numpy as np
 import pytest
 import shapely
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from cells.predicates import zone_wkb
 from geoalert.settings import Settings
-from geoalert.zones import Zone, ZoneError, parse_zone, to_metric
+from geoalert.zones import Zone, ZoneError, _zone_facts, parse_zone, to_metric
 
 EXTENT = (2.54, 49.49, 6.41, 51.51)  # Belgium
 SQUARE = [[4.3, 50.8], [4.4, 50.8], [4.4, 50.9], [4.3, 50.9], [4.3, 50.8]]
@@ -142,6 +143,7 @@ def test_metric_geometry_is_repaired_once_when_projection_makes_it_self_intersec
     assert zone.metric_in("EPSG:31370").is_valid
 
 
+@settings(deadline=None)  # the first zone parsed in a process loads the compiled checks
 @given(
     st.lists(
         st.tuples(st.floats(2.6, 6.3), st.floats(49.6, 51.4)), min_size=3, max_size=30, unique=True
@@ -156,6 +158,113 @@ def test_any_ring_gives_a_valid_zone_or_a_zone_error(points):
     else:
         assert zone.geometry.is_valid and not zone.geometry.is_empty and zone.area_km2 > 0
         assert bool(zone.warnings) == (not shapely.Polygon(ring).is_valid)
+
+
+# -- validity proven without GEOS ----------------------------------------------------------
+
+
+def surely_valid(geometry) -> bool:
+    """What the parser's compiled pass concludes (True: valid without asking GEOS)."""
+    return bool(_zone_facts(np.frombuffer(zone_wkb(geometry), dtype=np.uint8))[-1])
+
+
+def closed(points: list) -> list:
+    return [*points, points[0]]
+
+
+#: Coordinates on a coarse exact grid, so that shared vertices, vertices on edges, collinear
+#: and overlapping edges are frequent; and arbitrary floats.
+GRID = st.integers(0, 6).map(lambda v: v / 8)
+FINE = st.floats(0, 1)
+
+
+@st.composite
+def near_ring(draw) -> list:
+    """A ring whose later vertices lie on, or a few units in the last place beside, the
+    segment between two earlier ones: orientations at the edge of their rounding."""
+    points = draw(st.lists(st.tuples(FINE, FINE), min_size=2, max_size=4))
+    for _ in range(draw(st.integers(1, 6))):
+        (ax, ay), (bx, by) = draw(st.sampled_from(points)), draw(st.sampled_from(points))
+        t, ulps = draw(st.sampled_from([0.5, 0.25, 1 / 3])), draw(st.integers(-2, 2))
+        x = ax + t * (bx - ax)
+        y = np.nextafter(ay + t * (by - ay), np.inf if ulps > 0 else -np.inf)
+        y = ay + t * (by - ay) if ulps == 0 else float(y)
+        points.insert(draw(st.integers(0, len(points))), (x, y))
+    return closed(points)
+
+
+RINGS = st.one_of(
+    st.sampled_from([GRID, FINE]).flatmap(
+        lambda c: st.lists(st.tuples(c, c), min_size=3, max_size=10).map(closed)
+    ),
+    near_ring(),
+)
+
+
+def box(x: int, y: int, width: int, height: int) -> list:
+    return closed([(x, y), (x + width, y), (x + width, y + height), (x, y + height)])
+
+
+TRIANGLE = st.lists(st.tuples(st.integers(0, 6), st.integers(0, 6)), min_size=3, max_size=3)
+#: Rings on the grid 0..6 that may touch, share edges, overlap, nest or lie apart.
+SMALL = st.one_of(
+    st.builds(box, st.integers(0, 5), st.integers(0, 5), st.integers(1, 3), st.integers(1, 3)),
+    TRIANGLE.map(closed),
+)
+POLYGONS = st.one_of(
+    st.tuples(RINGS, st.lists(RINGS, max_size=2)),
+    st.tuples(st.just(box(-1, -1, 8, 8)), st.lists(SMALL, max_size=3)),
+    st.tuples(SMALL, st.just([])),
+)
+
+
+def shifted(polygon: tuple, by: int) -> shapely.Polygon:
+    """The polygon moved ``by`` units east: parts moved differently lie apart."""
+    return shapely.transform(shapely.Polygon(*polygon), lambda xy: xy + np.array([by, 0]))
+
+
+GEOMETRIES = st.one_of(
+    POLYGONS.map(lambda p: shapely.Polygon(*p)),
+    st.lists(
+        st.builds(shifted, POLYGONS, st.sampled_from([0, 10, 20])), min_size=1, max_size=3
+    ).map(shapely.MultiPolygon),
+)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(GEOMETRIES)
+def test_a_zone_proven_valid_is_valid_for_geos(geometry):
+    if surely_valid(geometry):
+        assert shapely.is_valid(geometry), shapely.is_valid_reason(geometry)
+
+
+@pytest.mark.parametrize(
+    ("rings", "proven"),
+    [
+        ([SQUARE], True),
+        ([[[0, 0], [4, 0], [4, 4], [0, 4], [0, 0]], [[1, 1], [1, 2], [2, 2], [1, 1]]], True),
+        ([[[0, 0], [4, 0], [4, 4], [0, 4], [0, 0]], [[0, 0], [1, 2], [2, 2], [0, 0]]], False),
+        ([[[0, 0], [1, 1], [1, 0], [0, 1], [0, 0]]], False),  # bow-tie
+        ([[[0, 0], [2, 0], [2, 2], [2, 2], [0, 2], [0, 0]]], False),  # repeated vertex
+        ([[[0, 0], [2, 0], [3, 0], [2, 0], [2, 2], [0, 0]]], False),  # spike
+    ],
+)
+def test_validity_is_proven_for_plain_polygons_only(rings, proven):
+    polygon = shapely.Polygon(rings[0], rings[1:])
+    assert surely_valid(polygon) == proven
+    assert surely_valid(shapely.MultiPolygon([polygon, shapely.box(10, 10, 11, 11)])) == proven
+
+
+def test_multipolygon_parts_must_be_proven_apart():
+    inner = shapely.box(1, 1, 2, 2)
+    assert surely_valid(shapely.MultiPolygon([shapely.box(3, 0, 4, 1), inner]))
+    assert not surely_valid(shapely.MultiPolygon([shapely.box(0, 0, 4, 4), inner]))
+    assert not surely_valid(shapely.MultiPolygon([shapely.box(0, 0, 1, 1), inner]))  # touching
+    island = shapely.Polygon(
+        [(0, 0), (4, 0), (4, 4), (0, 4)], [shapely.box(0.5, 0.5, 3.5, 3.5).exterior]
+    )
+    assert shapely.MultiPolygon([island, inner]).is_valid  # left to GEOS, which accepts it
+    assert not surely_valid(shapely.MultiPolygon([island, inner]))
 
 
 # -- bad zones -----------------------------------------------------------------------------
@@ -208,6 +317,17 @@ BAD = [
     (
         with_ring([[4.3, 50.8], [184.4, 50.8], [4.4, 50.9], [4.3, 50.8]]),
         "coordinates[0][1]: longitude 184.4 is out of range [-180, 180]",
+    ),
+    (  # a position out of range is named before the ring's other faults
+        with_ring([[4.3, 95.0], [4.4, 50.8], [4.3, 95.0]]),
+        "coordinates[0][0]: latitude 95 is out of range [-90, 90]",
+    ),
+    (  # and before the faults of the rings after it
+        {
+            "type": "MultiPolygon",
+            "coordinates": [[[[-200, 50.8], *SQUARE[1:-1], [-200, 50.8]]], [SQUARE[:-1]]],
+        },
+        "coordinates[0][0][0]: longitude -200 is out of range [-180, 180]",
     ),
     (
         with_ring([[4.3, 50.8], [float("nan"), 50.8], [4.4, 50.9], [4.3, 50.8]]),
