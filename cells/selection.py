@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import shapely
@@ -46,25 +47,30 @@ class Policy:
         """
         if not isinstance(text, str):
             raise ValueError(f"a policy is a string, got {type(text).__name__}")
-        text = text.strip()
-        if text in ("intersects", "centroid"):
-            return cls(text)
-        match = _OVERLAP.match(text)
-        if match:
-            try:
-                fraction = float(match.group(1))
-            except ValueError:
-                fraction = -1.0
-            if 0 < fraction <= 1:
-                return cls("overlap", fraction)
-            raise ValueError(f"policy {text!r}: the overlap share must be in (0, 1]")
-        raise ValueError(
-            f"unknown policy {text!r}: expected 'intersects', 'centroid' or 'overlap>=f' "
-            "with 0 < f <= 1"
-        )
+        return _parse(cls, text)
 
     def __str__(self) -> str:
         return f"overlap>={self.fraction:g}" if self.kind == "overlap" else self.kind
+
+
+@lru_cache(maxsize=64)  # a request names its policy again each time: read it once
+def _parse(cls: type[Policy], text: str) -> Policy:
+    text = text.strip()
+    if text in ("intersects", "centroid"):
+        return cls(text)
+    match = _OVERLAP.match(text)
+    if match:
+        try:
+            fraction = float(match.group(1))
+        except ValueError:
+            fraction = -1.0
+        if 0 < fraction <= 1:
+            return cls("overlap", fraction)
+        raise ValueError(f"policy {text!r}: the overlap share must be in (0, 1]")
+    raise ValueError(
+        f"unknown policy {text!r}: expected 'intersects', 'centroid' or 'overlap>=f' "
+        "with 0 < f <= 1"
+    )
 
 
 def select(
