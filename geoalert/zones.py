@@ -49,6 +49,9 @@ __all__ = [
 FORMS = "a GeoJSON Polygon, MultiPolygon, Feature or FeatureCollection, or a circle, corridor, area or union"
 _NOT_AREAL = ("Point", "MultiPoint", "LineString", "MultiLineString")
 _NUMBER_TYPES = frozenset((float, int))
+# Types read as JSON objects and arrays (tuples: a union would be built at each test).
+_OBJECT = (dict, Mapping)
+_ARRAY = (list, tuple)
 _WKB_HEADER = struct.Struct("<BII")  # byte order (1: little-endian), type, count
 #: Rings beyond which validity is left to GEOS (holes and parts are tested pairwise).
 _PROVEN_MAX_RINGS = 16
@@ -163,7 +166,7 @@ class _Reader:
 
     # -- entry ---------------------------------------------------------------------------
     def zone(self, value: object, path: str) -> BaseGeometry:
-        if not isinstance(value, dict | Mapping):
+        if not isinstance(value, _OBJECT):
             raise ZoneError(f"{_where(path)}expected {FORMS}, got {_kind(value)}")
         if "type" in value:
             return self.geojson(value, path)
@@ -186,7 +189,7 @@ class _Reader:
         return self.geojson_geometry(value, path)
 
     def feature(self, value: object, path: str) -> BaseGeometry:
-        if not isinstance(value, dict | Mapping) or value.get("type") != "Feature":
+        if not isinstance(value, _OBJECT) or value.get("type") != "Feature":
             raise ZoneError(f"{path}: expected a GeoJSON Feature, got {_kind(value)}")
         return self.geojson(value, path)
 
@@ -200,7 +203,7 @@ class _Reader:
         return _union([read(member, f"{where}[{i}]") for i, member in enumerate(members)])
 
     def geojson_geometry(self, value: object, path: str) -> BaseGeometry:
-        if not isinstance(value, dict | Mapping) or "type" not in value:
+        if not isinstance(value, _OBJECT) or "type" not in value:
             raise ZoneError(f"{_where(path)}expected a GeoJSON geometry, got {_kind(value)}")
         kind = value["type"]
         if kind == "GeometryCollection":
@@ -229,11 +232,11 @@ class _Reader:
             raise
         # Ranges, bounds and (when orientation tests can prove it) validity in one compiled
         # pass; GEOS checks validity only when that proof fails.
-        *bounds, in_range, valid = _zone_facts(np.frombuffer(wkb, dtype=np.uint8))
+        x0, y0, x1, y1, in_range, valid = _zone_facts(np.frombuffer(wkb, dtype=np.uint8))
         if not in_range:
             self.check_ranges()
         geometry = shapely.from_wkb(wkb)
-        self.built = (geometry, wkb, tuple(bounds))
+        self.built = (geometry, wkb, (x0, y0, x1, y1))
         return geometry if valid else self.repaired(geometry, path)
 
     def polygon(self, value: object, path: str) -> bytes:
@@ -254,12 +257,13 @@ class _Reader:
             raise ZoneError(
                 f"{path}: a linear ring needs at least 4 positions, got {len(flat) // 2}"
             )
-        x0, y0, x1, y1 = map(float, (*flat[:2], *flat[-2:]))  # compared as stored
-        if x0 != x1 or y0 != y1:
-            raise ZoneError(
-                f"{path}: the ring is not closed: first position {[x0, y0]} "
-                f"differs from last {[x1, y1]}"
-            )
+        if flat[0] != flat[-2] or flat[1] != flat[-1]:  # then compared as stored, in float64
+            x0, y0, x1, y1 = map(float, (*flat[:2], *flat[-2:]))
+            if x0 != x1 or y0 != y1:
+                raise ZoneError(
+                    f"{path}: the ring is not closed: first position {[x0, y0]} "
+                    f"differs from last {[x1, y1]}"
+                )
         return flat
 
     def positions(self, value: object, path: str, what: str) -> list:
@@ -322,7 +326,7 @@ class _Reader:
         spec = _fields(value, path, ("line", "width_m"))
         where = _join(path, "line")
         line = spec["line"]
-        if not isinstance(line, dict | Mapping) or line.get("type") != "LineString":
+        if not isinstance(line, _OBJECT) or line.get("type") != "LineString":
             raise ZoneError(f"{where}: expected a GeoJSON LineString, got {_kind(line)}")
         at = _join(where, "coordinates")
         xy = self.positions(line.get("coordinates"), at, "LineString")
@@ -409,9 +413,9 @@ def parse_zone(
             raise ZoneError(f"the zone is not valid JSON: {error}") from None
     reader = _Reader(settings, areas)
     geometry = reader.zone(value, "")
-    if geometry.is_empty:
-        raise ZoneError("the zone is empty")
     built = reader.built if reader.built and reader.built[0] is geometry else None
+    if built is None and geometry.is_empty:  # a polygon read from GeoJSON never is
+        raise ZoneError("the zone is empty")
     if extent is not None:
         bounds = shapely.bounds(geometry) if built is None else built[2]
         _check_extent(geometry, bounds, extent, settings.zone_extent_margin_deg)
@@ -473,7 +477,7 @@ def _check_positions(positions: list, path: str) -> None:
     """Raise for the first position that is not [number, number] or [number, number, number]."""
     for i, p in enumerate(positions):
         where = f"{path}[{i}]"
-        if not isinstance(p, list | tuple) or not 2 <= len(p) <= 3:
+        if not isinstance(p, _ARRAY) or not 2 <= len(p) <= 3:
             raise ZoneError(f"{where}: a position is [lon, lat], got {_kind(p)}")
         for j, v in enumerate(p):
             if not _is_number(v):
@@ -603,7 +607,7 @@ def _surely_valid(x, y, ring_start, first_ring):
 
 
 def _fields(value: object, path: str, names: tuple[str, ...]) -> dict:
-    if not isinstance(value, dict | Mapping):
+    if not isinstance(value, _OBJECT):
         raise ZoneError(f"{path}: expected an object with {', '.join(names)}, got {_kind(value)}")
     missing = [n for n in names if n not in value]
     if missing:
@@ -615,7 +619,7 @@ def _fields(value: object, path: str, names: tuple[str, ...]) -> dict:
 
 
 def _array(value: object, path: str, what: str) -> list:
-    if not isinstance(value, list | tuple):
+    if not isinstance(value, _ARRAY):
         raise ZoneError(f"{_where(path)}{what} must be an array, got {_kind(value)}")
     return value
 
@@ -627,10 +631,10 @@ def _is_number(value: object) -> bool:
 def _kind(value: object) -> str:
     if value is None:
         return "null"
-    if isinstance(value, dict | Mapping):
+    if isinstance(value, _OBJECT):
         kind = value.get("type")
         return f"a {kind}" if isinstance(kind, str) else "an object"
-    if isinstance(value, list | tuple):
+    if isinstance(value, _ARRAY):
         return f"an array of {len(value)}"
     if isinstance(value, str):
         return f"the string {value[:40]!r}"
