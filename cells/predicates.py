@@ -143,12 +143,11 @@ def wkb_rings(buf):
         p += 4
         for _ in range(rings):
             n = _uint32(buf, p)
-            p += 4
-            for _ in range(n):
-                x[k] = buf[p : p + 8].view(np.float64)[0]
-                y[k] = buf[p + 8 : p + 16].view(np.float64)[0]
-                p += 16
-                k += 1
+            xy = buf[p + 4 : p + 4 + 16 * n].view(np.float64)  # one view per ring
+            x[k : k + n] = xy[0::2]
+            y[k : k + n] = xy[1::2]
+            p += 4 + 16 * n
+            k += n
             r += 1
             ring_start[r] = k
     return x, y, ring_start
