@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import numbers
 import struct
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property, lru_cache
@@ -48,6 +49,7 @@ __all__ = [
 
 FORMS = "a GeoJSON Polygon, MultiPolygon, Feature or FeatureCollection, or a circle, corridor, area or union"
 _NOT_AREAL = ("Point", "MultiPoint", "LineString", "MultiLineString")
+_FLOAT_MAX = sys.float_info.max
 _NUMBER_TYPES = frozenset((float, int))
 # Types read as JSON objects and arrays (tuples: a union would be built at each test).
 _OBJECT = (dict, Mapping)
@@ -288,6 +290,10 @@ class _Reader:
             flat = [v for p in positions for v in p[:2]]
             if any(len(p) == 3 for p in positions):
                 self.warn(f"{path}: altitudes dropped (zones are two-dimensional)")
+        if any(type(v) is int and not -_FLOAT_MAX <= v <= _FLOAT_MAX for v in flat):
+            # An integer beyond any float (JSON allows it) cannot be packed: named here.
+            i = next(i for i, v in enumerate(flat) if not -_FLOAT_MAX <= v <= _FLOAT_MAX)
+            _check_coordinate(flat[i], f"{path}[{i // 2}]", latitude=i % 2 == 1)
         return flat
 
     def check_ranges(self) -> None:
@@ -315,7 +321,7 @@ class _Reader:
         for name in ("lon", "lat"):
             if not _is_number(spec[name]):
                 raise ZoneError(f"{_join(path, name)}: {spec[name]!r} is not a number")
-            _check_coordinate(float(spec[name]), _join(path, name), name == "lat")
+            _check_coordinate(spec[name], _join(path, name), name == "lat")
         radius = self.distance(spec["radius_m"], _join(path, "radius_m"))
         crs = self.settings.metric_crs
         centre = to_metric(shapely.Point(spec["lon"], spec["lat"]), crs)
@@ -346,11 +352,12 @@ class _Reader:
         limit = self.settings.max_radius_m
         if not _is_number(value):
             raise ZoneError(f"{path}: {value!r} is not a number")
-        if not np.isfinite(value) or value <= 0:
-            raise ZoneError(f"{path}: {value!r} must be a positive number of metres")
+        if not value > 0 or value == np.inf:
+            raise ZoneError(f"{path}: {_shown(value, '')} must be a positive number of metres")
         if value > limit:
             raise ZoneError(
-                f"{path}: {value!r} m is more than the limit of {limit:g} m (GEOALERT_MAX_RADIUS_M)"
+                f"{path}: {_shown(value, '')} m is more than the limit of {limit:g} m "
+                "(GEOALERT_MAX_RADIUS_M)"
             )
         return float(value)
 
@@ -496,7 +503,15 @@ def _check_ranges(xy: np.ndarray, path: str) -> None:
 def _check_coordinate(value: float, where: str, latitude: bool) -> None:
     label, limit = ("latitude", 90) if latitude else ("longitude", 180)
     if not abs(value) <= limit:
-        raise ZoneError(f"{where}: {label} {value:g} is out of range [-{limit}, {limit}]")
+        raise ZoneError(f"{where}: {label} {_shown(value)} is out of range [-{limit}, {limit}]")
+
+
+def _shown(value: float, spec: str = "g") -> str:
+    """A number for a message: formatted with ``spec``, or its first digits and length
+    for an integer beyond any float."""
+    if isinstance(value, int) and not -_FLOAT_MAX <= value <= _FLOAT_MAX:
+        return f"{str(value)[:7]}... ({len(str(abs(value)))} digits)"
+    return format(value, spec)
 
 
 @nb.njit(**_JIT)

@@ -358,6 +358,22 @@ BAD = [
         {"circle": {"lon": 4.3, "lat": 50.8, "radius_m": 1e9}},
         "circle.radius_m: 1000000000.0 m is more than the limit of 300000 m",
     ),
+    (  # JSON integers have no size limit; none of these fits a float
+        with_ring([[4.3, 50.8], [10**400, 50.8], [4.4, 50.9], [4.3, 50.8]]),
+        "coordinates[0][1]: longitude 1000000... (401 digits) is out of range [-180, 180]",
+    ),
+    (
+        {"circle": {"lon": 4.3, "lat": -(10**309), "radius_m": 10}},
+        "circle.lat: latitude -100000... (310 digits) is out of range [-90, 90]",
+    ),
+    (
+        {"circle": {"lon": 4.3, "lat": 50.8, "radius_m": 10**400}},
+        "circle.radius_m: 1000000... (401 digits) m is more than the limit of 300000 m",
+    ),
+    (
+        {"corridor": {"line": LINE, "width_m": float("inf")}},
+        "corridor.width_m: inf must be a positive number of metres",
+    ),
     (
         {"circle": {"lon": 4.3, "lat": 50.8, "radius_m": "big"}},
         "circle.radius_m: 'big' is not a number",
