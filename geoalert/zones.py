@@ -282,18 +282,20 @@ class _Reader:
             )
         try:  # fast path: every position a pair, every value an int or a float
             flat = list(chain.from_iterable(positions))
-            plain = set(map(len, positions)) == {2} and set(map(type, flat)) <= _NUMBER_TYPES
+            types = set(map(type, flat))
+            plain = set(map(len, positions)) == {2} and types <= _NUMBER_TYPES
         except TypeError:
             plain = False
         if not plain:
             _check_positions(positions, path)
             flat = [v for p in positions for v in p[:2]]
+            types = set(map(type, flat))
             if any(len(p) == 3 for p in positions):
                 self.warn(f"{path}: altitudes dropped (zones are two-dimensional)")
-        if any(type(v) is int and not -_FLOAT_MAX <= v <= _FLOAT_MAX for v in flat):
-            # An integer beyond any float (JSON allows it) cannot be packed: named here.
-            i = next(i for i, v in enumerate(flat) if not -_FLOAT_MAX <= v <= _FLOAT_MAX)
-            _check_coordinate(flat[i], f"{path}[{i // 2}]", latitude=i % 2 == 1)
+        if types - {float}:  # an integer beyond any float (JSON allows it) cannot be packed
+            for i, v in enumerate(flat):
+                if not -_FLOAT_MAX <= v <= _FLOAT_MAX:
+                    _check_coordinate(v, f"{path}[{i // 2}]", latitude=i % 2 == 1)
         return flat
 
     def check_ranges(self) -> None:
