@@ -192,18 +192,18 @@ class CellIndex:
         return box, nodes, level_at, operator, simple, block_at, blocks, order, step
 
     def intersecting(
-        self, zone: BaseGeometry, operators: list[str] | None = None, wkb: bytes | None = None
+        self, zone: BaseGeometry | bytes, operators: list[str] | None = None
     ) -> np.ndarray:
         """Positions of the cells whose coverage intersects the zone (touching counts).
 
         Parameters
         ----------
-        zone : shapely Polygon or MultiPolygon
-            The zone in EPSG:4326 (lon, lat degrees).
+        zone : shapely Polygon or MultiPolygon, or bytes
+            The zone in EPSG:4326 (lon, lat degrees), or its
+            :func:`cells.predicates.zone_wkb` (a shapely geometry is then built only for
+            the rare cells the compiled pass leaves to GEOS).
         operators : list of str, optional
             Operator MNCs to keep; all operators when omitted.
-        wkb : bytes, optional
-            The zone's :func:`cells.predicates.zone_wkb`, when already at hand.
 
         Returns
         -------
@@ -211,10 +211,11 @@ class CellIndex:
             Sorted positions, equal to the cells for which PostGIS
             ``ST_Intersects(coverage, zone)`` is true.
         """
-        wkb = zone_wkb(zone) if wkb is None else wkb
+        wkb = zone if isinstance(zone, bytes) else zone_wkb(zone)
         found, undecided = intersecting(self._cells, self._allowed(operators), wkb)
         if undecided.size:
-            shapely.prepare(zone)
-            met = undecided[shapely.intersects(zone, self.geometry[undecided])]
+            geometry = shapely.from_wkb(wkb)
+            shapely.prepare(geometry)
+            met = undecided[shapely.intersects(geometry, self.geometry[undecided])]
             found = np.sort(np.concatenate((found, met)))
         return found

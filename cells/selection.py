@@ -75,36 +75,34 @@ def _parse(cls: type[Policy], text: str) -> Policy:
 
 def select(
     index: CellIndex,
-    zone: BaseGeometry,
+    zone: BaseGeometry | bytes,
     policy: Policy,
     operators: list[str] | None = None,
     *,
     metric: np.ndarray | None = None,
     zone_metric: BaseGeometry | None = None,
-    wkb: bytes | None = None,
 ) -> np.ndarray:
     """Positions (sorted int64) of the cells the policy selects for the zone.
 
     Parameters
     ----------
     index : CellIndex
-    zone : shapely Polygon or MultiPolygon
-        EPSG:4326 (lon, lat degrees).
+    zone : shapely Polygon or MultiPolygon, or bytes
+        EPSG:4326 (lon, lat degrees), or its :func:`cells.predicates.zone_wkb`.
     policy : Policy
     operators : list of str, optional
         Operator MNCs to keep; all when omitted.
     metric, zone_metric : optional
         Cell coverages (shape (n,)) and the zone in one metric CRS (metres); needed by
         ``overlap``.
-    wkb : bytes, optional
-        The zone's :func:`cells.predicates.zone_wkb`, when already at hand.
     """
     if policy.kind == "centroid":
-        shapely.prepare(zone)
-        found = index.candidates(zone, operators)
+        geometry = shapely.from_wkb(zone) if isinstance(zone, bytes) else zone
+        shapely.prepare(geometry)
+        found = index.candidates(geometry, operators)
         point = index.point[found]
-        return found[shapely.intersects_xy(zone, point[:, 0], point[:, 1])]
-    found = index.intersecting(zone, operators, wkb)
+        return found[shapely.intersects_xy(geometry, point[:, 0], point[:, 1])]
+    found = index.intersecting(zone, operators)
     if policy.kind == "intersects":
         return found
     if metric is None or zone_metric is None:

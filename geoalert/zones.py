@@ -54,6 +54,8 @@ _NUMBER_TYPES = frozenset((float, int))
 # Types read as JSON objects and arrays (tuples: a union would be built at each test).
 _OBJECT = (dict, Mapping)
 _ARRAY = (list, tuple)
+#: What the reader returns: a geometry, or the WKB of a GeoJSON polygon proven valid.
+_Read = BaseGeometry | bytes
 _WKB_HEADER = struct.Struct("<BII")  # byte order (1: little-endian), type, count
 #: Rings beyond which validity is left to GEOS (holes and parts are tested pairwise).
 _PROVEN_MAX_RINGS = 16
@@ -71,25 +73,30 @@ class Zone:
 
     Attributes
     ----------
-    geometry : shapely Polygon or MultiPolygon
-        The zone resolved, EPSG:4326 (lon, lat degrees), valid and non-empty.
+    source : shapely Polygon or MultiPolygon, or bytes
+        The zone as read: a geometry, or the little-endian 2-D WKB of a GeoJSON polygon
+        the parser proved valid (its shapely geometry is then built only when asked for).
     warnings : tuple of str
         What was changed or noticed while reading it (repairs, dropped altitudes).
     metric_crs : str
         Projected CRS in metres in which :attr:`area_km2` is measured.
     """
 
-    geometry: BaseGeometry
+    source: BaseGeometry | bytes
     warnings: tuple[str, ...] = ()
     metric_crs: str = "EPSG:3812"
-    parsed_wkb: bytes | None = field(default=None, repr=False, compare=False)
-    """:attr:`geometry` as little-endian 2-D WKB when the parser built it so (or None)."""
+
+    @cached_property
+    def geometry(self) -> BaseGeometry:
+        """The zone resolved, EPSG:4326 (lon, lat degrees), valid and non-empty."""
+        return _geometry(self.source)
 
     @cached_property
     def wkb(self) -> bytes:
         """:attr:`geometry` as the little-endian 2-D WKB of compiled passes
         (:func:`cells.predicates.zone_wkb`): the parser's own when there is one."""
-        return zone_wkb(self.geometry) if self.parsed_wkb is None else self.parsed_wkb
+        source = self.source
+        return source if isinstance(source, bytes) else zone_wkb(source)
 
     @cached_property
     def metric(self) -> BaseGeometry:
@@ -164,10 +171,10 @@ class _Reader:
     warnings: list[str] = field(default_factory=list)
     rings: list[tuple[list, str]] = field(default_factory=list)  # of the geometry being read
     # The last geometry read from WKB, the WKB and its bounds (xmin, ymin, xmax, ymax).
-    built: tuple[BaseGeometry, bytes, tuple[float, ...]] | None = None
+    built: tuple[bytes, tuple[float, ...]] | None = None  # the last proven WKB, its bounds
 
     # -- entry ---------------------------------------------------------------------------
-    def zone(self, value: object, path: str) -> BaseGeometry:
+    def zone(self, value: object, path: str) -> _Read:
         if not isinstance(value, _OBJECT):
             raise ZoneError(f"{_where(path)}expected {FORMS}, got {_kind(value)}")
         if "type" in value:
@@ -180,7 +187,7 @@ class _Reader:
         return getattr(self, forms[0])(value[forms[0]], _join(path, forms[0]))
 
     # -- GeoJSON -------------------------------------------------------------------------
-    def geojson(self, value: Mapping, path: str) -> BaseGeometry:
+    def geojson(self, value: Mapping, path: str) -> _Read:
         kind = value["type"]
         if kind == "Feature":
             if value.get("geometry") is None:
@@ -190,12 +197,12 @@ class _Reader:
             return self.collection(value, path, "features", self.feature)
         return self.geojson_geometry(value, path)
 
-    def feature(self, value: object, path: str) -> BaseGeometry:
+    def feature(self, value: object, path: str) -> _Read:
         if not isinstance(value, _OBJECT) or value.get("type") != "Feature":
             raise ZoneError(f"{path}: expected a GeoJSON Feature, got {_kind(value)}")
         return self.geojson(value, path)
 
-    def collection(self, value: Mapping, path: str, key: str, read: Callable) -> BaseGeometry:
+    def collection(self, value: Mapping, path: str, key: str, read: Callable) -> _Read:
         members = value.get(key)
         where = _join(path, key)
         if not isinstance(members, list):
@@ -204,7 +211,7 @@ class _Reader:
             raise ZoneError(f"{where}: the {value['type']} is empty")
         return _union([read(member, f"{where}[{i}]") for i, member in enumerate(members)])
 
-    def geojson_geometry(self, value: object, path: str) -> BaseGeometry:
+    def geojson_geometry(self, value: object, path: str) -> _Read:
         if not isinstance(value, _OBJECT) or "type" not in value:
             raise ZoneError(f"{_where(path)}expected a GeoJSON geometry, got {_kind(value)}")
         kind = value["type"]
@@ -237,9 +244,10 @@ class _Reader:
         x0, y0, x1, y1, in_range, valid = _zone_facts(np.frombuffer(wkb, dtype=np.uint8))
         if not in_range:
             self.check_ranges()
-        geometry = shapely.from_wkb(wkb)
-        self.built = (geometry, wkb, (x0, y0, x1, y1))
-        return geometry if valid else self.repaired(geometry, path)
+        if not valid:
+            return self.repaired(shapely.from_wkb(wkb), path)
+        self.built = (wkb, (x0, y0, x1, y1))
+        return wkb
 
     def polygon(self, value: object, path: str) -> bytes:
         """The polygon as little-endian WKB (built directly: one GEOS call per geometry)."""
@@ -373,7 +381,7 @@ class _Reader:
         except KeyError:
             raise ZoneError(f"{path}: unknown area code {value!r}") from None
 
-    def union(self, value: object, path: str) -> BaseGeometry:
+    def union(self, value: object, path: str) -> _Read:
         members = _array(value, path, "union")
         if not members:
             raise ZoneError(f"{path}: the union is empty")
@@ -421,15 +429,16 @@ def parse_zone(
         except orjson.JSONDecodeError as error:
             raise ZoneError(f"the zone is not valid JSON: {error}") from None
     reader = _Reader(settings, areas)
-    geometry = reader.zone(value, "")
-    built = reader.built if reader.built and reader.built[0] is geometry else None
-    if built is None and geometry.is_empty:  # a polygon read from GeoJSON never is
+    source = reader.zone(value, "")
+    if isinstance(source, bytes):  # a GeoJSON polygon proven valid, never empty
+        bounds = reader.built[1]
+    elif source.is_empty:
         raise ZoneError("the zone is empty")
+    else:
+        bounds = shapely.bounds(source)
     if extent is not None:
-        bounds = shapely.bounds(geometry) if built is None else built[2]
-        _check_extent(geometry, bounds, extent, settings.zone_extent_margin_deg)
-    wkb = None if built is None else built[1]
-    return Zone(geometry, tuple(reader.warnings), settings.metric_crs, wkb)
+        _check_extent(source, bounds, extent, settings.zone_extent_margin_deg)
+    return Zone(source, tuple(reader.warnings), settings.metric_crs)
 
 
 def _polygons_of_repair(geometry: BaseGeometry) -> tuple[np.ndarray, bool]:
@@ -439,16 +448,21 @@ def _polygons_of_repair(geometry: BaseGeometry) -> tuple[np.ndarray, bool]:
     return polygons, len(polygons) < len(parts)
 
 
-def _union(geometries: list[BaseGeometry]) -> BaseGeometry:
+def _union(geometries: list[BaseGeometry | bytes]) -> BaseGeometry | bytes:
     if len(geometries) == 1:
         return geometries[0]
-    union = shapely.union_all(geometries)
+    union = shapely.union_all([_geometry(g) for g in geometries])
     parts = [p for p in shapely.get_parts(union) if p.geom_type == "Polygon"]
     return parts[0] if len(parts) == 1 else shapely.multipolygons(parts)
 
 
+def _geometry(source: BaseGeometry | bytes) -> BaseGeometry:
+    """A zone as read (a geometry, or the WKB of a polygon proven valid) as a geometry."""
+    return shapely.from_wkb(source) if isinstance(source, bytes) else source
+
+
 def _check_extent(
-    geometry: BaseGeometry,
+    geometry: BaseGeometry | bytes,
     bounds: tuple[float, float, float, float],
     extent: tuple[float, float, float, float],
     margin: float,
@@ -459,7 +473,7 @@ def _check_extent(
     bx0, by0, bx1, by1 = bounds
     if bx0 >= x0 - margin and bx1 <= x1 + margin and by0 >= y0 - margin and by1 <= y1 + margin:
         return  # wholly within the extent and its margin
-    bounds = shapely.bounds(shapely.get_parts(geometry))
+    bounds = shapely.bounds(shapely.get_parts(_geometry(geometry)))
     near = (
         (bounds[:, 2] >= x0 - margin)
         & (bounds[:, 0] <= x1 + margin)

@@ -91,12 +91,11 @@ def resolve(
     found = [
         select(
             cells.index,
-            zone.geometry,
+            zone.wkb,
             policy,
             asked if len(groups) == 1 else ops,
             metric=metric,
             zone_metric=zone_metric,
-            wkb=zone.wkb,
         )
         for policy, ops in groups.items()
     ]
