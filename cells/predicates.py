@@ -172,24 +172,33 @@ def flat_rings(geometry) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return wkb_rings(np.frombuffer(zone_wkb(geometry), dtype=np.uint8))
 
 
+@nb.njit(inline="always", **_JIT)
+def _column(v, origin, scale, side):
+    """Grid column (or row) of coordinate ``v`` in a grid of ``scale`` cells per degree
+    from ``origin``, clamped to ``0..side - 1``; monotone in ``v`` (a product rather than
+    a quotient: this runs several times per candidate cell)."""
+    return int(min(max((v - origin) * scale, 0.0), side - 1.0))
+
+
 @nb.njit(**_JIT)
 def _segment_grid(x, y, ring_start):
     """Uniform grid over the zone's bounding box listing the segments whose box meets each
-    grid cell: (x0, y0, x1, y1, cell width, cell height, cells per side, start of each grid
-    cell's list, segment ids). A segment is named by the index of its first vertex."""
+    grid cell: (x0, y0, x1, y1, columns per degree, rows per degree, cells per side,
+    start of each grid cell's list, segment ids). A segment is named by the index of its
+    first vertex."""
     n_rings = len(ring_start) - 1
     n_seg = len(x) - n_rings
     x0, x1, y0, y1 = x.min(), x.max(), y.min(), y.max()
     side = max(1, min(64, int(np.sqrt(n_seg))))
-    width = max((x1 - x0) / side, 1e-300)
-    height = max((y1 - y0) / side, 1e-300)
+    sx = 1.0 / max((x1 - x0) / side, 1e-300)
+    sy = 1.0 / max((y1 - y0) / side, 1e-300)
     counts = np.zeros(side * side + 1, dtype=np.int64)
     for ring in range(n_rings):
         for k in range(ring_start[ring], ring_start[ring + 1] - 1):
-            c0 = min(side - 1, int((min(x[k], x[k + 1]) - x0) / width))
-            c1 = min(side - 1, int((max(x[k], x[k + 1]) - x0) / width))
-            r0 = min(side - 1, int((min(y[k], y[k + 1]) - y0) / height))
-            r1 = min(side - 1, int((max(y[k], y[k + 1]) - y0) / height))
+            c0 = _column(min(x[k], x[k + 1]), x0, sx, side)
+            c1 = _column(max(x[k], x[k + 1]), x0, sx, side)
+            r0 = _column(min(y[k], y[k + 1]), y0, sy, side)
+            r1 = _column(max(y[k], y[k + 1]), y0, sy, side)
             for r in range(r0, r1 + 1):
                 for c in range(c0, c1 + 1):
                     counts[r * side + c + 1] += 1
@@ -198,21 +207,15 @@ def _segment_grid(x, y, ring_start):
     ids = np.empty(start[-1], dtype=np.int64)
     for ring in range(n_rings):
         for k in range(ring_start[ring], ring_start[ring + 1] - 1):
-            c0 = min(side - 1, int((min(x[k], x[k + 1]) - x0) / width))
-            c1 = min(side - 1, int((max(x[k], x[k + 1]) - x0) / width))
-            r0 = min(side - 1, int((min(y[k], y[k + 1]) - y0) / height))
-            r1 = min(side - 1, int((max(y[k], y[k + 1]) - y0) / height))
+            c0 = _column(min(x[k], x[k + 1]), x0, sx, side)
+            c1 = _column(max(x[k], x[k + 1]), x0, sx, side)
+            r0 = _column(min(y[k], y[k + 1]), y0, sy, side)
+            r1 = _column(max(y[k], y[k + 1]), y0, sy, side)
             for r in range(r0, r1 + 1):
                 for c in range(c0, c1 + 1):
                     ids[fill[r * side + c]] = k
                     fill[r * side + c] += 1
-    return x0, y0, x1, y1, width, height, side, start, ids
-
-
-@nb.njit(inline="always", **_JIT)
-def _column(v, origin, size, side):
-    """Grid column (or row) of coordinate ``v``, clamped; monotone in ``v``."""
-    return max(0, min(side - 1, int((v - origin) / size)))
+    return x0, y0, x1, y1, sx, sy, side, start, ids
 
 
 @nb.njit(inline="always", **_JIT)
@@ -220,12 +223,12 @@ def _in_zone(px, py, x, y, grid, seen, stamp):
     """Even-odd test of a point against the zone through its segment grid: 1 inside,
     0 outside, -1 undecided. Only segments listed in the point's grid row, from its
     column eastwards, can cross the ray from it towards +x."""
-    x0, y0, x1, y1, width, height, side, start, ids = grid
+    x0, y0, x1, y1, sx, sy, side, start, ids = grid
     if px < x0 or px > x1 or py < y0 or py > y1:
         return 0
-    row = _column(py, y0, height, side)
+    row = _column(py, y0, sy, side)
     inside = 0
-    for col in range(_column(px, x0, width, side), side):
+    for col in range(_column(px, x0, sx, side), side):
         cell = row * side + col
         for j in range(start[cell], start[cell + 1]):
             k = ids[j]
@@ -246,10 +249,10 @@ RASTER_MAX = 128
 
 
 @nb.njit(inline="always", **_JIT)
-def _band(lo, hi, origin, size, side, margin):
+def _band(lo, hi, origin, scale, side, margin):
     """Grid columns (or rows) ``first, last`` of every coordinate within ``margin`` of
     [lo, hi], by :func:`_column`."""
-    return _column(lo - margin, origin, size, side), _column(hi + margin, origin, size, side)
+    return _column(lo - margin, origin, scale, side), _column(hi + margin, origin, scale, side)
 
 
 @nb.njit(**_JIT)
@@ -267,7 +270,7 @@ def zone_raster(x, y, ring_start, x0, y0, x1, y1, step_x, step_y):
 
     Returns
     -------
-    nx, ny, width, height : raster size and cell size (degrees)
+    nx, ny, sx, sy : raster size, and raster cells per degree in x and y
     sums : ndarray of int32, shape ((ny + 1) * (nx + 1),)
         Prefix sums, row-major: at ``r * (nx + 1) + c``, the count of non-OUT raster
         cells in rows ``< r`` and columns ``< c``, plus 2**16 times the count of IN ones
@@ -277,6 +280,7 @@ def zone_raster(x, y, ring_start, x0, y0, x1, y1, step_x, step_y):
     ny = max(1, min(RASTER_MAX, int(np.ceil((y1 - y0) / step_y))))
     width = max((x1 - x0) / nx, 1e-300)
     height = max((y1 - y0) / ny, 1e-300)
+    sx, sy = 1.0 / width, 1.0 / height
     mx = 1e-6 * width + 1e-14 * (abs(x0) + abs(x1))
     my = 1e-6 * height + 1e-14 * (abs(y0) + abs(y1))
     # Per raster cell: bit 1 set when a segment comes near it (EDGE), bit 0 the parity
@@ -288,7 +292,7 @@ def zone_raster(x, y, ring_start, x0, y0, x1, y1, step_x, step_y):
             if xb < xa:
                 xa, ya, xb, yb = xb, yb, xa, ya
             lo_y, hi_y = min(ya, yb), max(ya, yb)
-            first, last = _band(xa, xb, x0, width, nx, mx)
+            first, last = _band(xa, xb, x0, sx, nx, mx)
             for col in range(first, last + 1):
                 # The segment's y over the column's x-range widened by the margin.
                 a = max(xa, x0 + col * width - mx)
@@ -297,19 +301,19 @@ def zone_raster(x, y, ring_start, x0, y0, x1, y1, step_x, step_y):
                     ta = ya + (a - xa) * (yb - ya) / (xb - xa)
                     tb = ya + (b - xa) * (yb - ya) / (xb - xa)
                     r0, r1 = _band(
-                        max(lo_y, min(ta, tb)), min(hi_y, max(ta, tb)), y0, height, ny, my
+                        max(lo_y, min(ta, tb)), min(hi_y, max(ta, tb)), y0, sy, ny, my
                     )
                 else:
-                    r0, r1 = _band(lo_y, hi_y, y0, height, ny, my)
+                    r0, r1 = _band(lo_y, hi_y, y0, sy, ny, my)
                 for row in range(r0, r1 + 1):
                     flags[row * nx + col] |= 2
             # Crossings of the horizontal lines through the rows' centres.
-            r0, r1 = _band(lo_y, hi_y, y0, height, ny, my)
+            r0, r1 = _band(lo_y, hi_y, y0, sy, ny, my)
             for row in range(r0, r1 + 1):
                 yc = y0 + (row + 0.5) * height
                 if (ya > yc) != (yb > yc):
                     xc = xa + (yc - ya) * (xb - xa) / (yb - ya)
-                    flags[row * nx + _column(xc, x0, width, nx)] ^= 1
+                    flags[row * nx + _column(xc, x0, sx, nx)] ^= 1
     sums = np.zeros((ny + 1) * (nx + 1), dtype=np.int32)
     marked = np.empty(nx, dtype=np.int32)
     for row in range(ny):
@@ -325,7 +329,7 @@ def zone_raster(x, y, ring_start, x0, y0, x1, y1, step_x, step_y):
             run += marked[col]
             at = (row + 1) * (nx + 1) + col + 1
             sums[at] = sums[at - nx - 1] + run
-    return nx, ny, width, height, sums
+    return nx, ny, sx, sy, sums
 
 
 @nb.njit(inline="always", **_JIT)
@@ -469,13 +473,13 @@ def cell_blocks(x, y, ring_start, cell_rings):
 def _boundaries_meet(c, box, block_at, blocks, x, y, grid, seen, stamp):
     """Whether the zone's boundary meets cell ``c``'s boundary: 1 yes, 0 no, -1 undecided;
     and how many zone segments have a box meeting the cell's box."""
-    x0, y0, _, _, width, height, side, start, ids = grid
+    x0, y0, _, _, sx, sy, side, start, ids = grid
     bx0, by0, bx1, by1 = box[c, 0], box[c, 1], box[c, 2], box[c, 3]
     at = block_at[c]
     near = 0
     result = 0
-    for row in range(_column(by0, y0, height, side), _column(by1, y0, height, side) + 1):
-        for col in range(_column(bx0, x0, width, side), _column(bx1, x0, width, side) + 1):
+    for row in range(_column(by0, y0, sy, side), _column(by1, y0, sy, side) + 1):
+        for col in range(_column(bx0, x0, sx, side), _column(bx1, x0, sx, side) + 1):
             cell = row * side + col
             for j in range(start[cell], start[cell + 1]):
                 k = ids[j]
@@ -549,13 +553,13 @@ def _classify(candidates, box, simple, block_at, blocks, x, y, ring_start, grid,
     seen = np.full(len(x), -1, dtype=np.int64)
     stamp = 0
     x0, y0, x1, y1 = grid[0], grid[1], grid[2], grid[3]
-    nx, ny, width, height, sums = raster
+    nx, ny, sx, sy, sums = raster
     for i in range(len(candidates)):
         c = candidates[i]
         # Whole raster cells settle most cells without reading their edges: a box over
         # OUT cells only is apart from the zone; an inner box meeting an IN cell meets it.
-        c0, c1 = _column(box[c, 0], x0, width, nx), _column(box[c, 2], x0, width, nx)
-        r0, r1 = _column(box[c, 1], y0, height, ny), _column(box[c, 3], y0, height, ny)
+        c0, c1 = _column(box[c, 0], x0, sx, nx), _column(box[c, 2], x0, sx, nx)
+        r0, r1 = _column(box[c, 1], y0, sy, ny), _column(box[c, 3], y0, sy, ny)
         if _raster_count(sums, nx, c0, c1, r0, r1)[0] == 0:
             status[i] = DISJOINT
             continue
@@ -563,8 +567,8 @@ def _classify(candidates, box, simple, block_at, blocks, x, y, ring_start, grid,
         ix0, ix1 = max(px - half, x0), min(px + half, x1)
         iy0, iy1 = max(py - half, y0), min(py + half, y1)
         if ix0 <= ix1 and iy0 <= iy1:
-            c0, c1 = _column(ix0, x0, width, nx), _column(ix1, x0, width, nx)
-            r0, r1 = _column(iy0, y0, height, ny), _column(iy1, y0, height, ny)
+            c0, c1 = _column(ix0, x0, sx, nx), _column(ix1, x0, sx, nx)
+            r0, r1 = _column(iy0, y0, sy, ny), _column(iy1, y0, sy, ny)
             if _raster_count(sums, nx, c0, c1, r0, r1)[1] > 0:
                 status[i] = INTERSECTS
                 continue

@@ -239,17 +239,17 @@ def test_zone_raster_cells_lie_wholly_inside_or_outside(zone, steps):
         return
     x, y, ring_start = flat_rings(zone)
     x0, y0, x1, y1 = zone.bounds
-    nx, ny, width, height, sums = zone_raster(x, y, ring_start, x0, y0, x1, y1, *steps)
+    nx, ny, sx, sy, sums = zone_raster(x, y, ring_start, x0, y0, x1, y1, *steps)
     counts = np.diff(np.diff(sums.reshape(ny + 1, nx + 1), axis=0), axis=1)
     notout, inside = counts & 65535, counts >> 16
     assert set(np.unique(notout)) <= {0, 1} and (inside <= notout).all()
     col, row = np.meshgrid(np.arange(nx), np.arange(ny))
     hair = 1e-9
     rects = shapely.box(
-        x0 + (col + hair) * width,
-        y0 + (row + hair) * height,
-        x0 + (col + 1 - hair) * width,
-        y0 + (row + 1 - hair) * height,
+        x0 + (col + hair) / sx,
+        y0 + (row + hair) / sy,
+        x0 + (col + 1 - hair) / sx,
+        y0 + (row + 1 - hair) / sy,
     )
     assert shapely.contains_properly(zone, rects[inside == 1]).all()
     assert shapely.disjoint(zone, rects[notout == 0]).all()
