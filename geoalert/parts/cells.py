@@ -44,6 +44,11 @@ class CellsIndex:
         return to_metric(self.index.geometry, self.metric_crs)
 
     @cached_property
+    def operators(self) -> tuple[str, ...]:
+        """Operator MNCs, sorted."""
+        return tuple(self.index.operator_ranges)
+
+    @cached_property
     def operator_names(self) -> dict[str, str]:
         """Operator MNC -> operator name."""
         names = self.index.columns["operator_name"]
@@ -78,29 +83,33 @@ def resolve(
     cells: CellsIndex, zone: Zone, request: Request, done: Mapping[str, PartResult]
 ) -> CellsResult:
     """Select each operator's cells for the zone with its policy."""
-    operators = request.operators or tuple(cells.index.operator_ranges)
+    operators = request.operators or cells.operators
     chosen = policies(cells, request, operators)
-    groups: dict[Policy, list[str]] = {}
-    for op in operators:
-        groups.setdefault(chosen[op], []).append(op)
-    zone_metric = (
-        zone.metric_in(cells.metric_crs) if any(p.kind == "overlap" for p in groups) else None
-    )
-    metric = cells.metric if zone_metric is not None else None
-    asked = None if request.operators is None else list(operators)
-    found = [
-        select(
-            cells.index,
-            zone.wkb,
-            policy,
-            asked if len(groups) == 1 else ops,
-            metric=metric,
-            zone_metric=zone_metric,
-        )
-        for policy, ops in groups.items()
-    ]
+    if isinstance(request.policy, str):  # one policy, one selection (the usual request)
+        groups = {chosen[operators[0]]: request.operators}
+    else:  # operators sharing a policy share a selection
+        groups = {}
+        for op in operators:
+            groups.setdefault(chosen[op], []).append(op)
+    found = [_select(cells, zone, policy, ops) for policy, ops in groups.items()]
     positions = found[0] if len(found) == 1 else np.sort(np.concatenate(found))
     return CellsResult(cells, zone, operators, chosen, positions)
+
+
+def _select(
+    cells: CellsIndex, zone: Zone, policy: Policy, operators: list[str] | None
+) -> np.ndarray:
+    """The positions ``policy`` selects among the cells of ``operators`` (all: None);
+    areas in metres only for the overlap policy."""
+    overlap = policy.kind == "overlap"
+    return select(
+        cells.index,
+        zone.wkb,
+        policy,
+        operators,
+        metric=cells.metric if overlap else None,
+        zone_metric=zone.metric_in(cells.metric_crs) if overlap else None,
+    )
 
 
 @dataclass(frozen=True, eq=False)
