@@ -300,9 +300,7 @@ def zone_raster(x, y, ring_start, x0, y0, x1, y1, step_x, step_y):
                 if xb - xa > 0:
                     ta = ya + (a - xa) * (yb - ya) / (xb - xa)
                     tb = ya + (b - xa) * (yb - ya) / (xb - xa)
-                    r0, r1 = _band(
-                        max(lo_y, min(ta, tb)), min(hi_y, max(ta, tb)), y0, sy, ny, my
-                    )
+                    r0, r1 = _band(max(lo_y, min(ta, tb)), min(hi_y, max(ta, tb)), y0, sy, ny, my)
                 else:
                     r0, r1 = _band(lo_y, hi_y, y0, sy, ny, my)
                 for row in range(r0, r1 + 1):
