@@ -10,13 +10,13 @@ parsed again for every candidate row, five times slower; PostGIS gets its best p
 the whole call: parsing and checking the zone, selecting the cells and taking their ids
 (``engine.resolve(text, include=["cells"])["cells"].cell_ids``, a NumPy array of str: the
 result stays arrays until ``to_dict()``).
-Each round times every zone on one side, then on the other (see :func:`bench`); the cell
-sets must agree zone by zone, or the run fails. ``to_dict()`` (per-cell records, overshoot
+Each round times the zones, a chunk at a time, on one side, then on the other (see
+:func:`bench`); the cell sets must agree zone by zone, or the run fails. ``to_dict()`` (per-cell records, overshoot
 and undershoot, warning areas) is timed apart.
 
 Usage::
 
-    python benchmarks/bench_cells.py --data /work/data/national [--rounds 5]
+    python benchmarks/bench_cells.py --data /work/data/national [--rounds 5] [--chunk 50]
 """
 
 from __future__ import annotations
@@ -73,14 +73,18 @@ def cpu_clock(pid: int) -> int:
     return ((~pid) << 3) | 2
 
 
-def bench(engine, conn, zones: list[tuple[str, str]], rounds: int, seed: int = 0) -> dict:
+def bench(
+    engine, conn, zones: list[tuple[str, str]], rounds: int, chunk: int, seed: int = 0
+) -> dict:
     """Time both sides on every zone, ``rounds`` times, checking that they agree.
 
-    Each round runs every zone on one side, then every zone on the other (which side goes
-    first alternates), in a fresh shuffled order: each side is timed in its own steady
-    state rather than evicting the other's caches between two calls. Besides wall-clock
-    time, the CPU time of each call is kept (for PostGIS: its server process plus the
-    client's call), far less disturbed by other processes on a shared machine.
+    Each round takes the zones in a fresh shuffled order, ``chunk`` at a time: every zone
+    of a chunk on one side, then on the other (which side goes first alternates). Each
+    side runs in its own steady state rather than evicting the other's caches between two
+    calls, and both sides meet the same moments of a shared machine, whose speed here
+    swings by up to 2x within seconds (whole rounds per side left the engine's short
+    blocks to a few such moments). Besides wall-clock time, the CPU time of each call is
+    kept (for PostGIS: its server process plus the client's call).
     """
     rng = np.random.default_rng(seed)
     wall = {"engine": [], "postgis": []}
@@ -95,20 +99,21 @@ def bench(engine, conn, zones: list[tuple[str, str]], rounds: int, seed: int = 0
 
     sides = {"engine": ours, "postgis": postgis}
     for round_ in range(rounds):
+        # No progress drawn between timed calls: it would evict both sides' caches.
+        console.log(f"round {round_ + 1}/{rounds}: {len(zones)} zones")
         order = rng.permutation(len(zones))
-        for side in ("engine", "postgis") if round_ % 2 else ("postgis", "engine"):
-            run = sides[side]
-            # No progress drawn between timed calls: it would evict both sides' caches.
-            console.log(f"round {round_ + 1}/{rounds}: {side}, {len(zones)} zones")
-            for i in order:
-                server_start = time.clock_gettime(server)
-                start, cpu_start = time.perf_counter(), time.thread_time()
-                run(zones[i][1])
-                wall[side].append(time.perf_counter() - start)
-                used = time.thread_time() - cpu_start
-                if side == "postgis":
-                    used += time.clock_gettime(server) - server_start
-                cpu[side].append(used)
+        for n, first in enumerate(range(0, len(order), chunk)):
+            for side in ("engine", "postgis") if (round_ + n) % 2 else ("postgis", "engine"):
+                run = sides[side]
+                for i in order[first : first + chunk]:
+                    server_start = time.clock_gettime(server)
+                    start, cpu_start = time.perf_counter(), time.thread_time()
+                    run(zones[i][1])
+                    wall[side].append(time.perf_counter() - start)
+                    used = time.thread_time() - cpu_start
+                    if side == "postgis":
+                        used += time.clock_gettime(server) - server_start
+                    cpu[side].append(used)
     counts, dicts = [], []
     for code, text in zones:
         ids = ours(text)
@@ -133,6 +138,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, required=True, help="world directory")
     parser.add_argument("--rounds", type=int, default=5, help="timed passes over the zones")
+    parser.add_argument(
+        "--chunk", type=int, default=50, help="zones timed on one side, then the other"
+    )
     args = parser.parse_args()
 
     started = time.perf_counter()
@@ -159,7 +167,11 @@ def main() -> None:
             version = conn.execute("SELECT postgis_full_version()").fetchone()[0].split('"')[1]
             results = {
                 level: bench(
-                    engine, conn, levels[level], args.rounds if level == "municipality" else 1
+                    engine,
+                    conn,
+                    levels[level],
+                    args.rounds if level == "municipality" else 1,
+                    args.chunk,
                 )
                 for level in ("municipality", "province")
             }
