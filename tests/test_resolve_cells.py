@@ -260,6 +260,8 @@ def test_operators_filter_and_unknown_operator(engine, cells):
     got = resolved(engine, zone, operators=["10"])
     assert got == oracle(cells, engine.areas["21004"], ["10"])
     assert got and all(c.startswith("206-10-") for c in got)
+    # An empty list filters nothing, like an omitted one.
+    assert resolved(engine, zone, operators=[]) == oracle(cells, engine.areas["21004"])
     with pytest.raises(ZoneError, match=r"operators\[1\]: unknown operator '99'"):
         engine.resolve(zone, include=["cells"], operators=["01", "99"])
 

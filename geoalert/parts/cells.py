@@ -26,6 +26,8 @@ from geoalert.zones import Zone, ZoneError, to_geojson, to_metric
 
 __all__ = ["PART", "CellsIndex", "CellsResult"]
 
+#: No positions.
+_NONE = np.zeros(0, dtype=np.int64)
 #: Per-cell keys of ``to_dict()["cells"]`` besides ``cell_id`` and ``operator``.
 CELL_KEYS = ("operator_name", "site_id", "radio", "band")
 
@@ -86,13 +88,13 @@ def resolve(
     operators = request.operators or cells.operators
     chosen = policies(cells, request, operators)
     if isinstance(request.policy, str):  # one policy, one selection (the usual request)
-        groups = {chosen[operators[0]]: request.operators}
+        groups = dict.fromkeys(set(chosen.values()), request.operators or None)
     else:  # operators sharing a policy share a selection
         groups = {}
         for op in operators:
             groups.setdefault(chosen[op], []).append(op)
     found = [_select(cells, zone, policy, ops) for policy, ops in groups.items()]
-    positions = found[0] if len(found) == 1 else np.sort(np.concatenate(found))
+    positions = found[0] if len(found) == 1 else np.sort(np.concatenate([_NONE, *found]))
     return CellsResult(cells, zone, operators, chosen, positions)
 
 
