@@ -11,8 +11,8 @@ the whole call: parsing and checking the zone, selecting the cells and taking th
 (``engine.resolve(text, include=["cells"])["cells"].cell_ids``, a NumPy array of str: the
 result stays arrays until ``to_dict()``).
 Each round times the zones, a chunk at a time, on one side, then on the other (see
-:func:`bench`); the cell sets must agree zone by zone, or the run fails. ``to_dict()`` (per-cell records, overshoot
-and undershoot, warning areas) is timed apart.
+:func:`bench`); the cell sets must agree zone by zone, or the run fails. ``to_dict()``
+(per-cell records, overshoot and undershoot, warning areas) is timed apart.
 
 Usage::
 

@@ -87,12 +87,13 @@ def resolve(
     """Select each operator's cells for the zone with its policy."""
     operators = request.operators or cells.operators
     chosen = policies(cells, request, operators)
-    if isinstance(request.policy, str):  # one policy, one selection (the usual request)
-        groups = dict.fromkeys(set(chosen.values()), request.operators or None)
-    else:  # operators sharing a policy share a selection
-        groups = {}
-        for op in operators:
-            groups.setdefault(chosen[op], []).append(op)
+    # Operators sharing a policy share a selection; one policy for all of them (the usual
+    # request) selects among the operators asked for, every one when none was named.
+    groups: dict[Policy, list[str] | tuple[str, ...] | None] = {}
+    for op in operators:
+        groups.setdefault(chosen[op], []).append(op)
+    if len(groups) == 1:
+        groups = dict.fromkeys(groups, request.operators or None)
     found = [_select(cells, zone, policy, ops) for policy, ops in groups.items()]
     positions = found[0] if len(found) == 1 else np.sort(np.concatenate([_NONE, *found]))
     return CellsResult(cells, zone, operators, chosen, positions)
