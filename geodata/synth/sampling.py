@@ -46,10 +46,11 @@ class GroupedChoice:
         self.total = np.bincount(group, weights, minlength=n_groups)
         cum = np.cumsum(weights)
         before = np.concatenate([[0.0], cum])[self.start]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            within = (cum - before[group]) / self.total[group]
-        last = self.end[self.end > self.start] - 1
-        within[last] = 1.0
+        # Items of a group without weight keep the group's first key (0 within it, not the
+        # NaN of 0/0, which would unsort the keys and misdirect every search).
+        total = self.total[group]
+        within = np.divide(cum - before[group], total, out=np.zeros_like(cum), where=total > 0)
+        within[self.end[self.total > 0] - 1] = 1.0
         self._key = group + within
 
     def choose(self, group: np.ndarray, rng: np.random.Generator) -> np.ndarray:
