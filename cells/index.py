@@ -25,7 +25,7 @@ cell:
 
 The compiled pass reads the cells in a spatial order (a Hilbert curve; its own copy of the
 arrays, each cell's edges in one block), so that one zone's cells come from nearby
-memory. The result equals GEOS (and PostGIS) on every zone, touching cases included.
+memory, and asks for the edges of the cells it will test next while it tests one. The result equals GEOS (and PostGIS) on every zone, touching cases included.
 The work grows with the zone's boundary and its result, not with the number of cells in
 the country.
 """
