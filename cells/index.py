@@ -15,17 +15,17 @@ cell:
    outside or on the boundary, decided exactly) and settles most candidates from their
    box alone: a box over outside raster cells only is apart; a square known to lie in
    the cell (:attr:`CellIndex._inner_half`) meeting an inside raster cell intersects;
-   the others are decided from a point lying in the cell (inside the zone: it
-   intersects), the zone's boundary segments near the cell's box against the cell's
-   edges (a crossing: it intersects; none and the point outside: apart, unless a zone
-   ring lies inside the cell), with orientation signs trusted only far above their
-   rounding error;
+   the others are decided from the zone's boundary segments near the cell's box against
+   the cell's edges (a crossing: it intersects), then from a point lying in the cell
+   (inside the zone: it intersects; outside: apart, unless a zone ring lies inside the
+   cell), with orientation signs trusted only far above their rounding error;
 3. the few cells it cannot decide (touching or collinear configurations, multi-part
    cells) get GEOS's exact ``intersects`` against the prepared zone.
 
 The compiled pass reads the cells in a spatial order (a Hilbert curve; its own copy of the
 arrays, each cell's edges in one block), so that one zone's cells come from nearby
-memory, and asks for the edges of the cells it will test next while it tests one. The result equals GEOS (and PostGIS) on every zone, touching cases included.
+memory, and asks for the edges of the cells it will test next while it tests one. The
+result equals GEOS (and PostGIS) on every zone, touching cases included.
 The work grows with the zone's boundary and its result, not with the number of cells in
 the country.
 """

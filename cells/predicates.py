@@ -611,17 +611,17 @@ def _classify(candidates, box, simple, block_at, blocks, x, y, ring_start, grid,
                 _prefetch(blocks, k)
         i = exact[j]
         c = candidates[i]
-        px, py = box[c, 4], box[c, 5]
-        # A point of the cell inside the zone settles it.
+        # Crossing boundaries settle most of these cells; for the others, a point of the
+        # cell inside the zone.
         stamp += 1
-        inside = _in_zone(px, py, x, y, grid, seen, stamp)
-        if inside == 1:
+        met, near = _boundaries_meet(c, box, block_at, blocks, x, y, grid, seen, stamp)
+        if met == 1:
             status[i] = INTERSECTS
             continue
         stamp += 1
-        met, near = _boundaries_meet(c, box, block_at, blocks, x, y, grid, seen, stamp)
-        if met != 0 or inside == -1:
-            status[i] = INTERSECTS if met == 1 else UNDECIDED
+        inside = _in_zone(box[c, 4], box[c, 5], x, y, grid, seen, stamp)
+        if inside != 0 or met != 0:
+            status[i] = INTERSECTS if inside == 1 else UNDECIDED
             continue
         # The boundaries do not meet and the cell's point is outside: the cell holds whole
         # zone rings or is apart from the zone.
