@@ -48,7 +48,7 @@ RELATIVE_BOUND = 1e-12
 CHUNK = 8
 #: Boxes (or nodes) under one node of :func:`box_tree`.
 FANOUT = 16
-#: Cells ahead whose edges are fetched while one is tested (:func:`_classify`).
+#: Cells ahead whose edges are fetched while one is tested (:func:`_intersecting`).
 FETCH_AHEAD = 2
 _JIT = {"cache": True, "nogil": True, "fastmath": False, "error_model": "numpy"}
 
@@ -439,10 +439,17 @@ def box_query(box, nodes, level_at, operator, allowed, x0, y0, x1, y1):
     count = 0
     for group in groups:
         for c in range(group * FANOUT, min((group + 1) * FANOUT, len(box))):
-            if allowed[operator[c]] and not _apart(box, c, x0, y0, x1, y1):
+            if _wanted(box, c, operator, allowed, x0, y0, x1, y1):
                 found[count] = c
                 count += 1
     return found[:count]
+
+
+@nb.njit(inline="always", **_JIT)
+def _wanted(box, c, operator, allowed, x0, y0, x1, y1):
+    """Whether box row ``c`` has an ``allowed`` operator code and meets the box
+    (x0, y0, x1, y1)."""
+    return allowed[operator[c]] and not _apart(box, c, x0, y0, x1, y1)
 
 
 @nb.njit(**_JIT)
@@ -569,72 +576,41 @@ def _in_block(px, py, blocks, at):
     return inside
 
 
-@nb.njit(**_JIT)
-def _classify(candidates, box, simple, block_at, blocks, x, y, ring_start, grid, raster):
-    status = np.empty(len(candidates), dtype=np.int8)
-    seen = np.full(len(x), -1, dtype=np.int64)
-    stamp = 0
+@nb.njit(inline="always", **_JIT)
+def _by_raster(box, c, grid, raster):
+    """What the zone raster says of cell ``c`` from its boxes alone: DISJOINT when its box
+    lies over OUT raster cells only, INTERSECTS when its inner square meets an IN raster
+    cell, otherwise UNDECIDED (its edges are needed)."""
     x0, y0, x1, y1 = grid[0], grid[1], grid[2], grid[3]
     nx, ny, sx, sy, sums = raster
-    # First the raster settles what it can from the boxes alone; the cells left for edge
-    # tests follow, each one's edges fetched from memory while earlier ones are tested
-    # (the blocks of a zone's cells are far apart: waiting for each costs more than its
-    # tests).
-    exact = np.empty(len(candidates), dtype=np.int64)
-    n_exact = 0
-    for i in range(len(candidates)):
-        c = candidates[i]
-        # Whole raster cells settle most cells without reading their edges: a box over
-        # OUT cells only is apart from the zone; an inner box meeting an IN cell meets it.
-        c0, c1 = _column(box[c, 0], x0, sx, nx), _column(box[c, 2], x0, sx, nx)
-        r0, r1 = _column(box[c, 1], y0, sy, ny), _column(box[c, 3], y0, sy, ny)
-        if _raster_count(sums, nx, c0, c1, r0, r1)[0] == 0:
-            status[i] = DISJOINT
-            continue
-        px, py, half = box[c, 4], box[c, 5], box[c, 6]
-        ix0, ix1 = max(px - half, x0), min(px + half, x1)
-        iy0, iy1 = max(py - half, y0), min(py + half, y1)
-        if ix0 <= ix1 and iy0 <= iy1:
-            c0, c1 = _column(ix0, x0, sx, nx), _column(ix1, x0, sx, nx)
-            r0, r1 = _column(iy0, y0, sy, ny), _column(iy1, y0, sy, ny)
-            if _raster_count(sums, nx, c0, c1, r0, r1)[1] > 0:
-                status[i] = INTERSECTS
-                continue
-        status[i] = UNDECIDED
-        if simple[c]:
-            exact[n_exact] = i
-            n_exact += 1
-    for j in range(n_exact):
-        if j + FETCH_AHEAD < n_exact:
-            ahead = candidates[exact[j + FETCH_AHEAD]]
-            for k in range(block_at[ahead], block_at[ahead + 1], 8):  # 8 float64 a line
-                _prefetch(blocks, k)
-        i = exact[j]
-        c = candidates[i]
-        # Crossing boundaries settle most of these cells; for the others, a point of the
-        # cell inside the zone.
-        stamp += 1
-        met, near = _boundaries_meet(c, box, block_at, blocks, x, y, grid, seen, stamp)
-        if met == 1:
-            status[i] = INTERSECTS
-            continue
-        stamp += 1
-        inside = _in_zone(box[c, 4], box[c, 5], x, y, grid, seen, stamp)
-        if inside != 0 or met != 0:
-            status[i] = INTERSECTS if inside == 1 else UNDECIDED
-            continue
-        # The boundaries do not meet and the cell's point is outside: the cell holds whole
-        # zone rings or is apart from the zone.
-        status[i] = DISJOINT
-        for ring in range(len(ring_start) - 1 if near else 0):
-            k = ring_start[ring]
-            if not (box[c, 0] <= x[k] <= box[c, 2] and box[c, 1] <= y[k] <= box[c, 3]):
-                continue  # the ring starts outside the cell's box
-            held = _in_block(x[k], y[k], blocks, block_at[c])
-            if held != 0:
-                status[i] = INTERSECTS if held == 1 else UNDECIDED
-                break
-    return status
+    c0, c1 = _column(box[c, 0], x0, sx, nx), _column(box[c, 2], x0, sx, nx)
+    r0, r1 = _column(box[c, 1], y0, sy, ny), _column(box[c, 3], y0, sy, ny)
+    if _raster_count(sums, nx, c0, c1, r0, r1)[0] == 0:
+        return DISJOINT
+    px, py, half = box[c, 4], box[c, 5], box[c, 6]
+    ix0, ix1 = max(px - half, x0), min(px + half, x1)
+    iy0, iy1 = max(py - half, y0), min(py + half, y1)
+    if ix0 <= ix1 and iy0 <= iy1:
+        c0, c1 = _column(ix0, x0, sx, nx), _column(ix1, x0, sx, nx)
+        r0, r1 = _column(iy0, y0, sy, ny), _column(iy1, y0, sy, ny)
+        if _raster_count(sums, nx, c0, c1, r0, r1)[1] > 0:
+            return INTERSECTS
+    return UNDECIDED
+
+
+@nb.njit(**_JIT)
+def _holds_ring(c, box, block_at, blocks, x, y, ring_start):
+    """Whether polygon cell ``c``, whose boundary the zone's does not meet, holds a whole
+    zone ring: INTERSECTS, DISJOINT or UNDECIDED. (Not inlined: it is seldom needed, and
+    its loop inlined slows the pass.)"""
+    for ring in range(len(ring_start) - 1):
+        k = ring_start[ring]
+        if not (box[c, 0] <= x[k] <= box[c, 2] and box[c, 1] <= y[k] <= box[c, 3]):
+            continue  # the ring starts outside the cell's box
+        held = _in_block(x[k], y[k], blocks, block_at[c])
+        if held != 0:
+            return INTERSECTS if held == 1 else UNDECIDED
+    return DISJOINT
 
 
 @nb.njit(**_JIT)
@@ -643,11 +619,60 @@ def _intersecting(
 ):
     x, y, ring_start = wkb_rings(wkb)
     grid = _segment_grid(x, y, ring_start)
-    candidates = box_query(box, nodes, level_at, operator, allowed, *grid[:4])
-    raster = zone_raster(x, y, ring_start, *grid[:4], step[0], step[1])
-    status = _classify(candidates, box, simple, block_at, blocks, x, y, ring_start, grid, raster)
-    found = np.sort(order[candidates[status == INTERSECTS]])
-    return found, order[candidates[status == UNDECIDED]]
+    x0, y0, x1, y1 = grid[0], grid[1], grid[2], grid[3]
+    raster = zone_raster(x, y, ring_start, x0, y0, x1, y1, step[0], step[1])
+    groups = _groups_meeting(nodes, level_at, len(box), x0, y0, x1, y1)
+    # Positions found and left undecided; rows of the cells left for edge tests.
+    found = np.empty(len(groups) * FANOUT, dtype=np.int64)
+    undecided = np.empty_like(found)
+    exact = np.empty_like(found)
+    n_found = n_undecided = n_exact = 0
+    # First the raster settles what it can from the boxes alone, as the candidates come
+    # out of the tree; then the cells left for edge tests, each one's edges fetched from
+    # memory while earlier ones are tested (the blocks of a zone's cells are far apart:
+    # waiting for each costs more than its tests).
+    for group in groups:
+        for c in range(group * FANOUT, min((group + 1) * FANOUT, len(box))):
+            if not _wanted(box, c, operator, allowed, x0, y0, x1, y1):
+                continue
+            status = _by_raster(box, c, grid, raster)
+            if status == UNDECIDED and simple[c]:
+                exact[n_exact] = c
+                n_exact += 1
+            elif status == INTERSECTS:
+                found[n_found] = order[c]
+                n_found += 1
+            elif status == UNDECIDED:
+                undecided[n_undecided] = order[c]
+                n_undecided += 1
+    seen = np.full(len(x), -1, dtype=np.int64)
+    for j in range(n_exact):
+        if j + FETCH_AHEAD < n_exact:
+            ahead = exact[j + FETCH_AHEAD]
+            for k in range(block_at[ahead], block_at[ahead + 1], 8):  # 8 float64 a line
+                _prefetch(blocks, k)
+        c = exact[j]
+        # Crossing boundaries settle most of these cells; for the others, a point of the
+        # cell inside the zone; when neither, the cell holds a whole zone ring or is apart.
+        met, near = _boundaries_meet(c, box, block_at, blocks, x, y, grid, seen, 2 * j)
+        status = INTERSECTS if met == 1 else DISJOINT
+        if met != 1:
+            inside = _in_zone(box[c, 4], box[c, 5], x, y, grid, seen, 2 * j + 1)
+            if inside == 1:
+                status = INTERSECTS
+            elif inside == -1 or met == -1:
+                status = UNDECIDED
+            elif near:
+                status = _holds_ring(c, box, block_at, blocks, x, y, ring_start)
+        if status == INTERSECTS:
+            found[n_found] = order[c]
+            n_found += 1
+        elif status == UNDECIDED:
+            undecided[n_undecided] = order[c]
+            n_undecided += 1
+    found = found[:n_found]
+    found.sort()
+    return found, undecided[:n_undecided]
 
 
 def intersecting(cells: tuple, operator_allowed: np.ndarray, wkb: bytes) -> tuple:
