@@ -63,6 +63,7 @@ def _prefetch(typingctx, array, index):
         address = builder.bitcast(builder.gep(data, [args[1]]), ir.IntType(8).as_pointer())
         i32 = ir.IntType(32)
         kind = ir.FunctionType(ir.VoidType(), [address.type, i32, i32, i32])
+        # ".p0": the intrinsic for LLVM's opaque pointers (numba >= 0.68)
         function = cgutils.get_or_insert_function(builder.module, kind, "llvm.prefetch.p0")
         # read (0), keep in every cache level (3), data cache (1)
         builder.call(function, [address, i32(0), i32(3), i32(1)])

@@ -91,10 +91,12 @@ class Zone:
         """The zone resolved, EPSG:4326 (lon, lat degrees), valid and non-empty."""
         return _geometry(self.source)
 
-    @cached_property
+    @property
     def wkb(self) -> bytes:
         """:attr:`geometry` as the little-endian 2-D WKB of compiled passes
-        (:func:`cells.predicates.zone_wkb`): the parser's own when there is one."""
+        (:func:`cells.predicates.zone_wkb`): the parser's own when there is one, written
+        at each call otherwise (a cached property would take Python 3.11's lock for every
+        new zone)."""
         source = self.source
         return source if isinstance(source, bytes) else zone_wkb(source)
 
@@ -423,7 +425,7 @@ def parse_zone(
         For every zone that cannot be used, naming what is wrong and where.
     """
     settings = settings or get_settings()
-    if isinstance(value, str | bytes):
+    if isinstance(value, (str, bytes)):
         try:
             value = orjson.loads(value if type(value) in (str, bytes) else str(value))
         except orjson.JSONDecodeError as error:
