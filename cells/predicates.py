@@ -655,9 +655,11 @@ def _intersecting(
         c = exact[j]
         # Crossing boundaries settle most of these cells; for the others, a point of the
         # cell inside the zone; when neither, the cell holds a whole zone ring or is apart.
+        # Each test marks the zone segments it has read with a stamp of its own.
         met, near = _boundaries_meet(c, box, block_at, blocks, x, y, grid, seen, 2 * j)
-        status = INTERSECTS if met == 1 else DISJOINT
-        if met != 1:
+        if met == 1:
+            status = INTERSECTS
+        else:
             inside = _in_zone(box[c, 4], box[c, 5], x, y, grid, seen, 2 * j + 1)
             if inside == 1:
                 status = INTERSECTS
@@ -665,6 +667,8 @@ def _intersecting(
                 status = UNDECIDED
             elif near:
                 status = _holds_ring(c, box, block_at, blocks, x, y, ring_start)
+            else:
+                status = DISJOINT
         if status == INTERSECTS:
             found[n_found] = order[c]
             n_found += 1
